@@ -1,0 +1,1 @@
+"""character stage of the EmoteBot pipeline."""

@@ -1,0 +1,1 @@
+"""expression stage of the EmoteBot pipeline."""

@@ -1,0 +1,92 @@
+"""Expression state: trigger events in, eased expression weights out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from avatar.errors import ConfigError
+from avatar.expression.events import TriggerEvent
+from avatar.expression.rig import EXPRESSIONS, Expression
+
+
+@dataclass(frozen=True)
+class ExpressionConfig:
+    """How expression switches behave."""
+
+    transition_s: float = 0.25  # duration of the eased blend from one expression to the next
+    hold_s: float = 0.0  # default hold after a trigger; 0 latches until the next trigger
+    start: str = "neutral"  # expression shown before any trigger
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.transition_s <= 5.0:
+            raise ConfigError(f"expression.transition_s must be within 0..5 seconds, got {self.transition_s}")
+        if self.hold_s < 0:
+            raise ConfigError(f"expression.hold_s must be >= 0 (0 = latch), got {self.hold_s}")
+        Expression.parse(self.start)
+
+
+def ease(x: float) -> float:
+    """Smoothstep: monotone from 0 to 1 with zero slope at both ends, no overshoot."""
+    x = min(1.0, max(0.0, x))
+    return x * x * (3.0 - 2.0 * x)
+
+
+def one_hot(expression: Expression) -> np.ndarray:
+    w = np.zeros(len(EXPRESSIONS), dtype=np.float32)
+    w[EXPRESSIONS.index(expression)] = 1.0
+    return w
+
+
+@dataclass(frozen=True)
+class _State:
+    start_weights: np.ndarray  # weights when the current transition began
+    target: Expression
+    t_switch: float
+    t_release: float | None  # when a timed hold returns to neutral
+    last: TriggerEvent | None
+
+
+class ExpressionState:
+    """Debounced expression switching: latch or timed hold, eased transitions (STYLE point 5)."""
+
+    def __init__(self, config: ExpressionConfig = ExpressionConfig()) -> None:
+        self.config = config
+        self.reset()
+
+    def reset(self) -> None:
+        start = Expression.parse(self.config.start)
+        self._s = _State(one_hot(start), start, -1e9, None, None)
+
+    @property
+    def target(self) -> Expression:
+        return self._s.target
+
+    @property
+    def last_trigger(self) -> TriggerEvent | None:
+        return self._s.last
+
+    def weights_at(self, t: float) -> np.ndarray:
+        s = self._s
+        dur = self.config.transition_s
+        k = 1.0 if dur <= 0 else ease((t - s.t_switch) / dur)
+        return (s.start_weights + (one_hot(s.target) - s.start_weights) * k).astype(np.float32)
+
+    def _switch(self, to: Expression, t: float, release: float | None, last: TriggerEvent | None) -> None:
+        self._s = _State(self.weights_at(t), to, t, release, last)
+
+    def step(self, events: list[TriggerEvent], t: float) -> dict[Expression, float]:
+        """Apply the events that arrived up to `t`, then return the blend weights at `t`."""
+        for ev in sorted(events, key=lambda e: e.t):
+            hold = ev.hold_s if ev.hold_s is not None else (self.config.hold_s or None)
+            release = ev.t + hold if hold else None
+            if ev.expression is self._s.target:
+                self._s = replace(self._s, t_release=release, last=ev)
+            else:
+                self._switch(ev.expression, ev.t, release, ev)
+        s = self._s
+        if s.t_release is not None and t >= s.t_release:
+            self._switch(Expression.NEUTRAL, s.t_release, None, s.last)
+        w = self.weights_at(t)
+        return {e: float(w[i]) for i, e in enumerate(EXPRESSIONS)}

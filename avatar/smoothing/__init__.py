@@ -1,0 +1,1 @@
+"""smoothing stage of the EmoteBot pipeline."""
