@@ -90,8 +90,13 @@ def build_pipeline(config: AppConfig, calibration: Calibration | None, stack: Ex
                            config.compositor)
     processor = FrameProcessor(configs, calibration)
     stack.callback(processor.close)
-    keys: list[Pipeline] = []
-    options = _sink_options(config, lambda action: keys and keys[0].action(action))
+    keys: list[Pipeline] = []  # filled below: the window's hotkeys reach the pipeline built after it
+
+    def on_key(action: str) -> None:
+        if keys:
+            keys[0].action(action)
+
+    options = _sink_options(config, on_key)
     sinks = []
     for text in config.output.sinks:
         spec = parse_sink_spec(text)
@@ -134,8 +139,8 @@ def bench(config: AppConfig, calibration_path: str | None, frames: int) -> dict[
         stats = pipeline.run()
     result: dict[str, float] = {}
     for stage in ("capture", "tracking", "solver", "mapper", "smoother", "generator", "compositor", "sink"):
-        data = stats.series.get(stage)
-        result[stage] = round(float(np.median(data)) * 1000.0, 3) if data else 0.0
+        samples = stats.series.get(stage)
+        result[stage] = round(float(np.median(samples)) * 1000.0, 3) if samples else 0.0
     # Unpaced, every frame waits in a slot while the one before it is worked on; a live source at or below
     # the chain's rate does not wait, so end to end is capture→sink work; the queued figure is kept beside it.
     for key, series in (("end_to_end", "work"), ("queued_end_to_end", "end_to_end")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -79,7 +80,7 @@ def _apply_flags(args: argparse.Namespace):  # -> AppConfig
 
         if section not in SECTIONS:
             raise ConfigError(f"--set: unknown section {section!r}; allowed: {', '.join(SECTIONS)}")
-        fields = SECTIONS[section].__dataclass_fields__
+        fields = [f.name for f in dataclasses.fields(SECTIONS[section])]
         if key not in fields:
             raise ConfigError(f"--set: unknown setting {section}.{key}; allowed: {', '.join(fields)}")
         config = config.override(section, **{key: value.strip()})

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from avatar.capture.base import SourceConfig
 from avatar.errors import ConfigError
@@ -80,7 +81,7 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             return tuple(_convert(v, item, where) for v in value)
         if len(value) != len(args):
             raise ConfigError(f"{where} must hold {len(args)} values, got {value!r}")
-        return tuple(_convert(v, a, where) for v, a in zip(value, args))
+        return tuple(_convert(v, a, where) for v, a in zip(value, args, strict=True))
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         try:
             return tp(value)

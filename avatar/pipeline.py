@@ -202,7 +202,7 @@ class Pipeline:
                    threading.Thread(target=self._process_loop, name="process", daemon=True)]
         threads += [
             threading.Thread(target=self._sink_loop, args=(s, q, i == 0), name=f"sink-{s.name}", daemon=True)
-            for i, (s, q) in enumerate(zip(self.sinks, self._outs))
+            for i, (s, q) in enumerate(zip(self.sinks, self._outs, strict=True))
         ]
         for t in threads:
             t.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _PRESENCE_EASE_S = 0.5  # how long the avatar takes to ease to idle when the face is lost, and back
 _CALIBRATION_FRAMES = 20  # neutral-face frames averaged by the 'c' hotkey
+_AUTO_FRAMES = 15  # without a profile: the first frames with a face set where "centre" and "size 1" are
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class FrameProcessor:
         self._presence = 0.0  # 1 = following the face, 0 = idle animation
         self._t_last: float | None = None
         self._calibrating: list[Landmarks] | None = None
+        # Without a profile, where the user sits is learnt from their first half second: people sit off-centre
+        # and at any distance, and the avatar should not start half out of the frame. Shape stays default.
+        self._auto_position: list[Landmarks] | None = [] if calibration is None else None
         self.last_code = RigCode.rest()
 
     def request_calibration(self) -> None:
@@ -83,15 +88,25 @@ class FrameProcessor:
         t0 = self._timed(frame, "tracking", t0)
         if lm is None:
             return
+        self._learn_neutral(lm)
+        frame.params = self.solver.process(lm)
+        frame.face_found = True
+        self._timed(frame, "solver", t0)
+
+    def _learn_neutral(self, lm: Landmarks) -> None:
         if self._calibrating is not None:
             self._calibrating.append(lm)
             if len(self._calibrating) >= _CALIBRATION_FRAMES:
                 self.solver = FaceSolver(Calibration.from_landmarks(self._calibrating))
-                self._calibrating = None
+                self._calibrating = self._auto_position = None
                 log.info("calibrated to your neutral face")
-        frame.params = self.solver.process(lm)
-        frame.face_found = True
-        self._timed(frame, "solver", t0)
+        elif self._auto_position is not None:
+            self._auto_position.append(lm)
+            if len(self._auto_position) >= _AUTO_FRAMES:
+                seen = Calibration.from_landmarks(self._auto_position)
+                where = {k: getattr(seen, k) for k in ("center_x", "center_y", "face_width")}
+                self.solver = FaceSolver(dataclasses.replace(self.solver.calibration, **where))
+                self._auto_position = None
 
     def _face_or_idle(self, frame: Frame) -> FaceParams:
         """Follow the face while it is there; ease to the idle animation when it is lost, and back."""

@@ -52,7 +52,7 @@ def read_codes(path: str | Path) -> Iterator[tuple[int, RigCode, str]]:
 def _writer(out: Path, width: int, height: int, fps: float) -> cv2.VideoWriter:
     fourcc = "mp4v" if out.suffix.lower() in (".mp4", ".mov") else "MJPG"
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*fourcc), fps, (width, height))
     if not writer.isOpened():
         raise ConfigError(f"cannot write video {str(out)!r}: try a .avi or .mp4 path in a writable folder")
     return writer

@@ -29,10 +29,12 @@ ROWS: list[tuple[str, list[tuple[str, dict[str, float]]]]] = [
               ("down", {"gaze_y": -1}), ("right+up", {"gaze_x": 1, "gaze_y": 1})]),
     ("brows", [("raise left", {"brow_raise_left": 1}), ("raise right", {"brow_raise_right": 1}),
                ("raise both", {"brow_raise_left": 1, "brow_raise_right": 1}),
-               ("lower both", {"brow_raise_left": -1, "brow_raise_right": -1}), ("furrow", {"brow_furrow": 1})]),
+               ("lower both", {"brow_raise_left": -1, "brow_raise_right": -1}),
+               ("furrow", {"brow_furrow": 1})]),
     ("mouth", [("jaw 0.5", {"jaw_open": 0.5}), ("jaw 1", {"jaw_open": 1}), ("smile +1", {"mouth_smile": 1}),
                ("smile -1", {"mouth_smile": -1}), ("funnel", {"mouth_funnel": 1})]),
-    ("happy > sad", [(f"{1 - t:.2f} / {t:.2f}", {"happy": 1 - t, "sad": t}) for t in (0, 0.25, 0.5, 0.75, 1)]),
+    ("happy > sad", [(f"{1 - t:.2f} / {t:.2f}", {"happy": 1 - t, "sad": t})
+                     for t in (0.0, 0.25, 0.5, 0.75, 1.0)]),
 ]
 
 GREY = (118, 120, 126)  # neutral mid-grey: shows both the light shell and the transparent margin
@@ -52,9 +54,9 @@ def put(img: np.ndarray, text: str, org: tuple[int, int], scale: float, thick: i
 
 def contact_sheet(renderer: StudioRenderer, size: int) -> np.ndarray:
     """The sheet as RGB uint8: one labelled row per group of fields, a caption under each tile."""
-    label_w, caption_h, pad = int(size * 0.85), max(16, size // 9), 6
+    label_w, pad = int(size * 0.95), 6
     cols = max(len(tiles) for _, tiles in ROWS)
-    row_h = size + caption_h + pad
+    row_h = size + pad  # captions sit in the tile's transparent bottom margin, below the head
     sheet = np.empty((row_h * len(ROWS) + pad, label_w + cols * size + pad, 3), np.uint8)
     sheet[:] = GREY
     scale = size / 400.0
@@ -66,7 +68,7 @@ def contact_sheet(renderer: StudioRenderer, size: int) -> np.ndarray:
             image = renderer.render(RigCode.from_dict(fields, warn=False), size).pixels
             sheet[y:y + size, x:x + size] = over(image, sheet[y:y + size, x:x + size])
             (tw, _), _ = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, scale * 1.25, 1)
-            put(sheet, caption, (x + (size - tw) // 2, y + size + caption_h - 4), scale * 1.25)
+            put(sheet, caption, (x + (size - tw) // 2, y + int(size * 0.96)), scale * 1.25)
     return sheet
 
 

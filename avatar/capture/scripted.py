@@ -68,7 +68,7 @@ class ScriptedSource:
         self.name, self.fps = "scripted performance", config.fps
         self._pacer = Pacer(clock, sleep) if config.realtime else None
         self._index = 0
-        self._n = int(round(config.script_seconds * config.fps))
+        self._n = round(config.script_seconds * config.fps)
 
     def open(self) -> None:
         self._index = 0

@@ -1,7 +1,8 @@
-"""EmoteBot's screen face as shape parameters: expression presets, continuous blending, and rig fields on top."""
+"""EmoteBot's screen face as shape parameters: expression presets, continuous blends, rig fields on top."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 from avatar.expression.rig import Expression, RigCode
@@ -27,7 +28,7 @@ class FaceShape:
     brow_x: float = 0.17  # brow centre distance from the midline
     brow_y: float = 0.205  # brow centre height
     brow_len: float = 0.055  # brow half length
-    brow_thick: float = 0.022  # brow thickness
+    brow_thick: float = 0.024  # brow thickness
     brow_tilt: float = 0.0  # radians; + lifts the inner end (sad), − drops it (angry)
     brow_arch: float = 0.012  # bend of the brow, + = arched up in the middle
     brow_light: float = 0.75  # brow brightness relative to the eyes
@@ -48,7 +49,7 @@ PRESETS: dict[Expression, FaceShape] = {
     Expression.HAPPY: FaceShape(
         eye_y=0.05, eye_w=0.078, eye_h=0.09, lid_bottom=1.0, pupil=0.0,
         brow_y=0.215, brow_tilt=0.0, brow_arch=0.02, brow_light=0.55,
-        mouth_y=-0.14, mouth_w=0.13, mouth_curve=0.8, mouth_open=0.11, mouth_fill=0.7, blush=1.0,
+        mouth_y=-0.14, mouth_w=0.13, mouth_curve=0.8, mouth_open=0.085, mouth_fill=0.6, blush=1.0,
     ),
     Expression.SAD: FaceShape(
         eye_y=0.025, eye_h=0.085, lid_top=0.32, lid_tilt=0.42, pupil=0.8,
@@ -58,7 +59,7 @@ PRESETS: dict[Expression, FaceShape] = {
     Expression.SURPRISED: FaceShape(
         eye_w=0.088, eye_h=0.105, eye_y=0.04, pupil=1.0, pupil_size=0.4,
         brow_y=0.245, brow_len=0.05, brow_arch=0.025, brow_light=0.9,
-        mouth_y=-0.175, mouth_w=0.05, mouth_curve=0.0, mouth_open=0.065, mouth_round=1.0, mouth_fill=0.3,
+        mouth_y=-0.17, mouth_w=0.05, mouth_curve=0.0, mouth_open=0.075, mouth_round=1.0, mouth_fill=0.3,
     ),
     Expression.ANGRY: FaceShape(
         eye_y=0.03, eye_w=0.072, eye_h=0.08, lid_top=0.42, lid_tilt=-0.5, pupil=0.7,
@@ -145,6 +146,7 @@ class FaceLayout:
 
 
 _CLOSED_H = 0.012  # half height of a fully blinked eye: a thin line stays lit
+_MAX_OPEN = 0.14  # the widest the mouth opens, in face-plane units
 
 
 def _clamp(v: float, lo: float, hi: float) -> float:
@@ -157,15 +159,17 @@ def _eye(s: FaceShape, side: float, blink: float, gx: float, gy: float) -> EyePa
     # The upper lid comes down, so a closing eye sinks a little.
     cy = s.eye_y - 0.35 * (s.eye_h - h) + 0.022 * gy
     cx = side * s.eye_x + 0.03 * gx
-    return EyeParams(side, cx, cy, s.eye_w, h, s.eye_h, s.eye_round, _clamp(s.lid_top, 0.0, 0.9), s.lid_tilt,
-                     _clamp(s.lid_bottom, 0.0, 1.0), _clamp(s.pupil, 0.0, 1.0) * openness, s.pupil_size, gx, gy)
+    return EyeParams(
+        side, cx, cy, s.eye_w, h, s.eye_h, s.eye_round, _clamp(s.lid_top, 0.0, 0.9), s.lid_tilt,
+        _clamp(s.lid_bottom, 0.0, 1.0), _clamp(s.pupil, 0.0, 1.0) * openness, s.pupil_size, gx, gy,
+    )
 
 
 def _brow(s: FaceShape, side: float, raise_: float, furrow: float, gx: float) -> BrowParams:
     return BrowParams(
         side=side,
         cx=side * (s.brow_x - 0.03 * furrow) + 0.02 * gx,
-        cy=s.brow_y + 0.045 * raise_ - 0.03 * furrow,
+        cy=s.brow_y + 0.055 * raise_ - 0.03 * furrow,
         half_len=s.brow_len,
         thick=s.brow_thick + 0.006 * furrow,
         tilt=s.brow_tilt - 0.5 * furrow + 0.12 * raise_,
@@ -195,7 +199,8 @@ def layout(code: RigCode) -> FaceLayout:
         cy=s.mouth_y + 0.02 * jaw * (1.0 - funnel) + 0.01 * funnel,
         w=w,
         curve=_clamp(s.mouth_curve + code["mouth_smile"], -1.5, 1.5) * (1.0 - 0.85 * funnel),
-        open=s.mouth_open * (1.0 - 0.3 * funnel) + 0.12 * jaw + 0.06 * funnel,
+        # Soft limit: jaw on top of an already open mouth (happy, surprised) must stay on the screen.
+        open=_MAX_OPEN * math.tanh((s.mouth_open * (1.0 - 0.3 * funnel) + 0.1 * jaw + 0.06 * funnel) / _MAX_OPEN),
         thick=s.mouth_thick,
         jag=s.mouth_jag * (1.0 - jaw) * (1.0 - funnel),
         fill=_clamp(s.mouth_fill * (1.0 - 0.4 * funnel) + 0.15 * jaw, 0.0, 1.0),

@@ -30,11 +30,11 @@ class FacePlane:
     cols: slice
 
     @classmethod
-    def around(cls, A: np.ndarray, c: np.ndarray, xs: np.ndarray, ys: np.ndarray, box: Box) -> FacePlane:
+    def around(cls, a: np.ndarray, c: np.ndarray, xs: np.ndarray, ys: np.ndarray, box: Box) -> FacePlane:
         S = xs.size
-        whole = cls(A, c, xs, ys, slice(0, S), slice(0, S))
+        whole = cls(a, c, xs, ys, slice(0, S), slice(0, S))
         rows, cols = whole._pixels(box)
-        return cls(A, c, xs, ys, rows, cols)
+        return cls(a, c, xs, ys, rows, cols)
 
     @property
     def px(self) -> float:
@@ -69,17 +69,19 @@ class FacePlane:
         return (slice(rows.start - r, rows.stop - r), slice(cols.start - c, cols.stop - c)), u, v
 
 
-Window = FacePlane
-
 
 @dataclass
 class FaceLayers:
-    """Light drawn on the screen, canvas sized: how much of each colour, and how white-hot it is."""
+    """Light drawn on the screen, one window in size: how much of each colour, and how white-hot it is."""
 
-    light: np.ndarray  # (H, W) 0..1 eyes, brows and mouth
-    hot: np.ndarray  # (H, W) 0..1 extra whiteness (sparkles, cores of strokes)
-    blush: np.ndarray  # (H, W) 0..1 cheek glow
-    tear: np.ndarray  # (H, W) 0..1
+    light: np.ndarray  # (h, w) 0..1 eyes, brows and mouth
+    hot: np.ndarray  # (h, w) 0..1 extra whiteness (sparkles)
+    blush: np.ndarray  # (h, w) 0..1 cheek glow
+    tear: np.ndarray  # (h, w) 0..1
+
+    @classmethod
+    def empty(cls, shape: tuple[int, ...]) -> FaceLayers:
+        return cls(*(np.zeros(shape, np.float32) for _ in range(4)))
 
 
 def _put(layer: np.ndarray, where: tuple[slice, slice], value: np.ndarray) -> None:
@@ -115,10 +117,10 @@ def _eye_field(qu: np.ndarray, qv: np.ndarray, e: EyeParams) -> np.ndarray:
     return d
 
 
-def draw_eye(layers: FaceLayers, window: Window, e: EyeParams, px: float) -> None:
+def draw_eye(layers: FaceLayers, plane: FacePlane, e: EyeParams, px: float) -> None:
     h_open = e.h_open
     box = (e.cx - e.w - 0.03, e.cy - h_open - 0.05, e.cx + e.w + 0.03, e.cy + h_open + 0.05)
-    where, u, v = window(box)
+    where, u, v = plane(box)
     if u.size == 0:
         return
     squash = max(e.h / h_open, 1e-3)
@@ -128,7 +130,12 @@ def draw_eye(layers: FaceLayers, window: Window, e: EyeParams, px: float) -> Non
     qv_rel = v - F32(e.cy)
     qv = (qv_rel - F32(y_close)) * F32(1.0 / squash) + F32(y_close)
     d = _eye_field(qu, qv, e)
-    line = sdf.capsule(qu, qv_rel, (-e.w * 0.85, y_close), (e.w * 0.85, y_close), 0.012)
+    # Closed, the eye is a thin lid line: an arch "∩" for happy, a slight "‿" otherwise.
+    half = e.w * 0.85
+    bend = -0.12 * e.w + 0.55 * e.w * e.lid_bottom
+    along = np.clip(qu * F32(1.0 / half), F32(-1), F32(1))
+    rv = qv_rel - F32(y_close) - F32(bend) * (F32(1) - along * along)
+    line = np.hypot(np.maximum(np.abs(qu) - F32(half), F32(0)), rv) - F32(0.012)
     cov = np.maximum(_aa(d, px), sdf.coverage(line, px) * F32(min(1.0, 2.5 * (1.0 - squash))))
     if e.pupil > 0.01:
         # A dark pupil and a sparkle ride on the gaze, clipped to the eye: the clearest cue of the gaze.
@@ -147,9 +154,9 @@ def draw_eye(layers: FaceLayers, window: Window, e: EyeParams, px: float) -> Non
         _put(layers.light, where, cov)
 
 
-def draw_brow(layers: FaceLayers, window: Window, b: BrowParams, px: float) -> None:
+def draw_brow(layers: FaceLayers, plane: FacePlane, b: BrowParams, px: float) -> None:
     r = b.half_len + b.thick + 0.03
-    where, u, v = window((b.cx - r, b.cy - r, b.cx + r, b.cy + r))
+    where, u, v = plane((b.cx - r, b.cy - r, b.cx + r, b.cy + r))
     if u.size == 0:
         return
     qu = (u - F32(b.cx)) * F32(b.side)
@@ -181,16 +188,16 @@ def _mouth_centre(u: np.ndarray, m: MouthParams) -> tuple[np.ndarray, np.ndarray
     return yc, slope
 
 
-def draw_mouth(layers: FaceLayers, window: Window, m: MouthParams, px: float) -> None:
+def draw_mouth(layers: FaceLayers, plane: FacePlane, m: MouthParams, px: float) -> None:
     reach = 0.5 * m.w * abs(m.curve) + m.open * 1.3 + 2.5 * m.jag + m.thick + 0.03
-    where, u, v = window((-m.w - 0.04, m.cy - reach, m.w + 0.04, m.cy + reach))
+    where, u, v = plane((-m.w - 0.04, m.cy - reach, m.w + 0.04, m.cy + reach))
     if u.size == 0:
         return
     yc, slope = _mouth_centre(u, m)
     # The opening is an ellipse in coordinates that follow the centre line: it hangs mostly below the
     # line for a smile ("D"), and is centred on it when rounded into an "O".
     up = 0.2 + 0.8 * m.roundness
-    b = max(m.open * (1.0 + up) * 0.5, 0.002)
+    b = max(m.open * (1.0 + up) * 0.5 * (1.0 - 0.3 * m.roundness), 0.002)
     vy = (v - yc - F32(m.open * (up - 1.0) * 0.5)) / np.sqrt(F32(1.0) + slope * slope)
     ex, ey = u * F32(1.0 / m.w), vy * F32(1.0 / b)
     k0 = np.sqrt(ex * ex + ey * ey)
@@ -204,34 +211,35 @@ def draw_mouth(layers: FaceLayers, window: Window, m: MouthParams, px: float) ->
     _put(layers.light, where, cov)
 
 
-def draw_blush(layers: FaceLayers, window: Window, eyes: tuple[EyeParams, EyeParams], amount: float) -> None:
+def draw_blush(layers: FaceLayers, plane: FacePlane, eyes: tuple[EyeParams, ...], amount: float) -> None:
     for e in eyes:
         cx, cy = e.cx + e.side * 0.045, e.cy - 0.135
-        where, u, v = window((cx - 0.12, cy - 0.08, cx + 0.12, cy + 0.08))
+        where, u, v = plane((cx - 0.12, cy - 0.08, cx + 0.12, cy + 0.08))
         if u.size == 0:
             continue
         r2 = ((u - F32(cx)) * F32(1 / 0.065)) ** 2 + ((v - F32(cy)) * F32(1 / 0.034)) ** 2
         _put(layers.blush, where, np.exp(-r2 * r2 * F32(0.6)) * F32(amount))
 
 
-def draw_tear(layers: FaceLayers, window: Window, e: EyeParams, amount: float, px: float) -> None:
+def draw_tear(layers: FaceLayers, plane: FacePlane, e: EyeParams, amount: float, px: float) -> None:
     size = 0.018 + 0.012 * amount
     cx, cy = e.cx + e.side * 0.35 * e.w, e.cy - e.h - 0.07 - 0.03 * amount
-    where, u, v = window((cx - 0.05, cy - 0.05, cx + 0.05, cy + 0.09))
+    where, u, v = plane((cx - 0.05, cy - 0.05, cx + 0.05, cy + 0.09))
     if u.size == 0:
         return
     d = sdf.tapered_capsule(u - F32(cx), v - F32(cy), size, size * 0.08, size * 2.2)
     _put(layers.tear, where, sdf.coverage(d, px) * F32(min(1.0, amount * 1.5)))
 
 
-def draw_face(layers: FaceLayers, window: Window, face: FaceLayout, px: float) -> None:
-    """Fill the layers with everything the layout lights up (px = pixel size in face-plane units)."""
+def draw_face(layers: FaceLayers, plane: FacePlane, face: FaceLayout) -> None:
+    """Fill the layers (sized to the plane's window) with everything the layout lights up."""
+    px = plane.px
     for e in face.eyes:
-        draw_eye(layers, window, e, px)
+        draw_eye(layers, plane, e, px)
     for b in face.brows:
-        draw_brow(layers, window, b, px)
-    draw_mouth(layers, window, face.mouth, px)
+        draw_brow(layers, plane, b, px)
+    draw_mouth(layers, plane, face.mouth, px)
     if face.blush > 0.01:
-        draw_blush(layers, window, face.eyes, face.blush)
+        draw_blush(layers, plane, face.eyes, face.blush)
     if face.tear > 0.01:
-        draw_tear(layers, window, face.eyes[0], face.tear, px)
+        draw_tear(layers, plane, face.eyes[0], face.tear, px)

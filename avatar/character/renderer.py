@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, fields
 
@@ -10,10 +11,12 @@ import numpy as np
 
 from avatar.character import head, sdf
 from avatar.character.face import FaceLayout, layout
-from avatar.character.facedraw import FaceLayers, draw_face
+from avatar.character.facedraw import FaceLayers, FacePlane, draw_face
 from avatar.errors import ConfigError
-from avatar.expression.rig import Expression, RigCode
+from avatar.expression.rig import Expression, RigCode, sanitize
 from avatar.frames import Image, PixelFormat
+
+log = logging.getLogger(__name__)
 
 F32 = np.float32
 RGB = tuple[int, int, int]
@@ -76,10 +79,10 @@ class _Grid:
     def window(self, x0: float, y0: float, x1: float, y1: float) -> tuple[slice, slice]:
         """Row and column slices covering a canvas-unit box, with a pixel to spare, clipped to the canvas."""
         S = self.size
-        c0 = min(max(int(math.floor((x0 + 1.0) * S / 2.0)) - 1, 0), S)
-        c1 = max(min(int(math.ceil((x1 + 1.0) * S / 2.0)) + 1, S), c0)
-        r0 = min(max(int(math.floor((1.0 - y1) * S / 2.0)) - 1, 0), S)
-        r1 = max(min(int(math.ceil((1.0 - y0) * S / 2.0)) + 1, S), r0)
+        c0 = min(max((math.floor((x0 + 1.0) * S / 2.0)) - 1, 0), S)
+        c1 = max(min((math.ceil((x1 + 1.0) * S / 2.0)) + 1, S), c0)
+        r0 = min(max((math.floor((1.0 - y1) * S / 2.0)) - 1, 0), S)
+        r1 = max(min((math.ceil((1.0 - y0) * S / 2.0)) + 1, S), r0)
         return slice(r0, r1), slice(c0, c1)
 
     @classmethod
@@ -96,9 +99,10 @@ class StudioRenderer:
     head_roll, head_x, head_y and head_scale are the compositor's job and do not change the drawing.
     """
 
-    def __init__(self, config: RendererConfig = RendererConfig()) -> None:  # noqa: B008 - frozen, shared safely
+    def __init__(self, config: RendererConfig = RendererConfig()) -> None:
         self.config = config
         self._grids: dict[int, _Grid] = {}
+        self._warned = False
 
     def _grid(self, size: int) -> _Grid:
         grid = self._grids.get(size)
@@ -112,19 +116,24 @@ class StudioRenderer:
         if not isinstance(size, (int, np.integer)) or not 16 <= size <= 4096:
             raise ConfigError(f"render size must be an integer within 16..4096 pixels, got {size!r}")
         grid = self._grid(int(size))
+        code, report = sanitize(code.values)
+        if report and not self._warned:
+            # Once per renderer: a stream of bad codes must not flood the log.
+            log.warning("rig code adjusted before drawing: %s", report)
+            self._warned = True
         pose = head.Pose.of(code["head_yaw"], code["head_pitch"])
         light = self._light_colour(code)
         canvas, depth = self._shell(grid, pose, light)  # (S, S, 4) premultiplied, (S, S) view depth
-        self._screen(canvas, grid, pose, layout(code), light, code["head_yaw"], code["head_pitch"])
+        self._screen(canvas, grid, pose, layout(code), light, (code["head_yaw"], code["head_pitch"]))
         self._parts(canvas, grid, pose, depth, light)
         return Image(_to_straight_u8(canvas), PixelFormat.RGBA)
 
     def _light_colour(self, code: RigCode) -> np.ndarray:
         w = code.weights
         colours = [self.config.colour(f"{e.value}_light") for e in Expression]
-        mix = sum((F32(w[e]) * c for e, c in zip(Expression, colours)), np.zeros(3, np.float32))
+        mix = sum((F32(w[e]) * c for e, c in zip(Expression, colours, strict=True)), np.zeros(3, np.float32))
         # Mixing opposite hues greys them out; keep the blend as bright as its parts.
-        peak = sum(F32(w[e]) * float(c.max()) for e, c in zip(Expression, colours))
+        peak = sum(F32(w[e]) * float(c.max()) for e, c in zip(Expression, colours, strict=True))
         return mix * F32(peak / max(float(mix.max()), 1e-6))
 
     def _shell(self, grid: _Grid, pose: head.Pose, light: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,54 +156,29 @@ class StudioRenderer:
         return canvas, depth
 
     def _screen(self, canvas: np.ndarray, grid: _Grid, pose: head.Pose, face: FaceLayout,
-                light: np.ndarray, yaw: float, pitch: float) -> None:
+                light: np.ndarray, turn: tuple[float, float]) -> None:
+        """Bezel, glass and the lit face, drawn onto the front of the shell."""
         A, c = pose.front_plane()
-        Ai = np.linalg.inv(A).astype(np.float32)
-        px_plane = grid.px / math.sqrt(abs(float(np.linalg.det(A))))
-        S = grid.size
-
-        def window(box: tuple[float, float, float, float], lim: tuple[int, int, int, int] = (0, S, 0, S)):
-            u0, v0, u1, v1 = box
-            corners = A @ np.array([[u0, u1, u0, u1], [v0, v0, v1, v1]]) + c[:, None]
-            cols = (corners[0] + 1.0) * S / 2.0 - 0.5
-            rows = (1.0 - corners[1]) * S / 2.0 - 0.5
-            r0 = min(max(int(math.floor(rows.min())) - 1, lim[0]), lim[1])
-            r1 = max(min(int(math.ceil(rows.max())) + 2, lim[1]), r0)
-            c0 = min(max(int(math.floor(cols.min())) - 1, lim[2]), lim[3])
-            c1 = max(min(int(math.ceil(cols.max())) + 2, lim[3]), c0)
-            dx = grid.xs[None, c0:c1] - F32(c[0])
-            dy = grid.ys[r0:r1, None] - F32(c[1])
-            return (slice(r0, r1), slice(c0, c1)), Ai[0, 0] * dx + Ai[0, 1] * dy, Ai[1, 0] * dx + Ai[1, 1] * dy
-
         hx, hy = head.SCREEN_HALF
         b = head.BEZEL
-        where, u, v = window((-hx - b, -hy - b, hx + b, hy + b))
+        plane = FacePlane.around(A, c, grid.xs, grid.ys, (-hx - b, -hy - b, hx + b, hy + b))
+        u, v = plane.coords()
         if u.size == 0:
             return
+        px = plane.px
         d_screen = sdf.round_rect(u, v, hx, hy, head.SCREEN_ROUND)
-        bezel = sdf.coverage(d_screen - F32(b), px_plane)
-        glass = sdf.coverage(d_screen, px_plane)
-        region = canvas[where]
-        rgb = _glass(self.config, u, v, d_screen, light, yaw, pitch)
-        h, w = u.shape
-        layers = FaceLayers(*(np.zeros((h, w), np.float32) for _ in range(4)))
-        # Face features draw into window-local layers: shift the window function by this window's origin.
-        r_off, c_off = where[0].start, where[1].start
-        lim = (r_off, where[0].stop, c_off, where[1].stop)
-
-        def local(box: tuple[float, float, float, float]):
-            (rs, cs), uu, vv = window(box, lim)
-            return (slice(rs.start - r_off, rs.stop - r_off), slice(cs.start - c_off, cs.stop - c_off)), uu, vv
-
-        draw_face(layers, local, face, px_plane)
-        rgb = self._light_up(rgb, layers, light, px_plane)
+        bezel = sdf.coverage(d_screen - F32(b), px)[..., None]
+        glass = sdf.coverage(d_screen, px)[..., None]
+        layers = FaceLayers.empty(u.shape)
+        draw_face(layers, plane, face)
+        rgb = self._light_up(_glass(self.config, u, v, d_screen, light, turn), layers, light, px)
         bez_rgb = self.config.colour("bezel") * F32(0.9) + F32(0.1) * light
-        # The bezel and glass sit on the shell: blend them over its colour where the head is opaque.
+        # Bezel and glass sit on the shell: blend their colour in wherever the shell is (premultiplied).
+        region = canvas[plane.rows, plane.cols]
         a = region[..., 3:4]
         base = region[..., :3]
-        base = base + (bez_rgb * a - base) * bezel[..., None]
-        base = base + (rgb * a - base) * glass[..., None]
-        region[..., :3] = base
+        base = base + (bez_rgb * a - base) * bezel
+        region[..., :3] = base + (rgb * a - base) * glass
 
     def _light_up(self, glass: np.ndarray, layers: FaceLayers, light: np.ndarray, px: float) -> np.ndarray:
         cfg = self.config
@@ -212,7 +196,6 @@ class StudioRenderer:
     def _parts(self, canvas: np.ndarray, grid: _Grid, pose: head.Pose, depth: np.ndarray,
                light: np.ndarray) -> None:
         cfg = self.config
-        S = grid.size
         for p in head.parts(pose, cfg.colour("accent"), cfg.colour("metal"), light):
             rows, cols = grid.window(min(p.a[0], p.b[0]) - p.radius, min(p.a[1], p.b[1]) - p.radius,
                                      max(p.a[0], p.b[0]) + p.radius, max(p.a[1], p.b[1]) + p.radius)
@@ -236,12 +219,12 @@ class StudioRenderer:
 
 
 def _glass(cfg: RendererConfig, u: np.ndarray, v: np.ndarray, d: np.ndarray, light: np.ndarray,
-           yaw: float, pitch: float) -> np.ndarray:
+           turn: tuple[float, float]) -> np.ndarray:
     """Dark glass: a faint wash of the face light, darker edges, and a reflection that slides as it turns."""
     base = cfg.colour("glass")
     depth = np.exp(np.maximum(-d, F32(0)) * F32(-1.0 / 0.035))  # 1 at the edge, 0 inside
     wash = F32(0.10) * np.exp(-(u * u * F32(3.0) + v * v * F32(6.0)))
-    band_pos = (u + F32(0.7) * v) - F32(0.18 - 0.004 * yaw) - F32(0.003 * pitch)
+    band_pos = (u + F32(0.7) * v) - F32(0.18 - 0.004 * turn[0] + 0.003 * turn[1])
     band = np.exp(-(band_pos * F32(1.0 / 0.09)) ** 2) * F32(0.07)
     band *= np.clip(F32(0.5) + v * F32(2.5), F32(0), F32(1))
     rgb = base[None, None, :] * (F32(1) - F32(0.5) * depth[..., None]) + wash[..., None] * light
@@ -252,7 +235,9 @@ def _bloom(emit: np.ndarray, radius_px: float) -> np.ndarray:
     """Two-scale glow: blur a reduced copy (cheap at any size) and bring it back up."""
     h, w = emit.shape[:2]
     f = max(1, int(radius_px / 2.5))
-    small = cv2.resize(emit, (max(w // f, 1), max(h // f, 1)), interpolation=cv2.INTER_AREA) if f > 1 else emit
+    small = emit
+    if f > 1:
+        small = cv2.resize(emit, (max(w // f, 1), max(h // f, 1)), interpolation=cv2.INTER_AREA)
     s = radius_px / f
     near = cv2.GaussianBlur(small, (0, 0), sigmaX=max(s, 0.5), borderType=cv2.BORDER_CONSTANT)
     far = cv2.GaussianBlur(small, (0, 0), sigmaX=max(3.0 * s, 0.5), borderType=cv2.BORDER_CONSTANT)

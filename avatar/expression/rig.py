@@ -53,10 +53,10 @@ class FieldSpec:
 # faces the user, so the user's left is the image's right, and EmoteBot (facing the viewer) uses the same
 # convention: no mirroring anywhere, "+x" is image right for head_x, head_yaw, head_roll and gaze_x.
 FACE_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("head_yaw", -45.0, 45.0, 0.0, "degrees, + = turn to the user's own left (nose towards image right)"),
+    FieldSpec("head_yaw", -45.0, 45.0, 0.0, "degrees, + = turn to the user's own left (nose to image right)"),
     FieldSpec("head_pitch", -45.0, 45.0, 0.0, "degrees, look up (+) / down (-)"),
-    FieldSpec("head_roll", -60.0, 60.0, 0.0, "degrees, + = tilt towards the user's left shoulder (top of head towards image right)"),
-    FieldSpec("head_x", -1.0, 1.0, 0.0, "face centre offset from neutral in face widths, + = user's left (image right)"),
+    FieldSpec("head_roll", -60.0, 60.0, 0.0, "degrees, + = tilt to the user's left shoulder (top to image right)"),
+    FieldSpec("head_x", -1.0, 1.0, 0.0, "offset from neutral in face widths, + = user's left (image right)"),
     FieldSpec("head_y", -1.0, 1.0, 0.0, "face centre offset from neutral in face widths, + = up"),
     FieldSpec("head_scale", 0.5, 2.0, 1.0, "face size relative to neutral"),
     FieldSpec("eye_blink_left", 0.0, 1.0, 0.0, "0 open .. 1 closed"),
@@ -113,7 +113,7 @@ class FaceParams:
         return cls(vec)
 
     def to_dict(self) -> dict[str, float]:
-        return {name: round(float(v), 5) for name, v in zip(FACE_FIELD_NAMES, self.values)}
+        return {name: round(float(v), 5) for name, v in zip(FACE_FIELD_NAMES, self.values, strict=True)}
 
     def __getitem__(self, name: str) -> float:
         return float(self.values[FIELD_INDEX[name]])
@@ -146,7 +146,7 @@ class RigCode:
         return code
 
     def to_dict(self) -> dict[str, float]:
-        return {name: round(float(v), 5) for name, v in zip(FIELD_NAMES, self.values)}
+        return {name: round(float(v), 5) for name, v in zip(FIELD_NAMES, self.values, strict=True)}
 
     @property
     def face(self) -> FaceParams:

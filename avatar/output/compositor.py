@@ -50,7 +50,8 @@ class CompositorConfig:
     color: tuple[int, int, int] = (24, 26, 32)  # RGB, used when background is COLOR
     chroma: tuple[int, int, int] = (0, 177, 64)  # RGB, used when background is CHROMA
     image_path: str | None = None  # picture file, required when background is IMAGE
-    head_fraction: float = 0.8  # head image height as a fraction of frame height at head_scale 1; 0.05..2
+    head_fraction: float = 0.9  # head image height as a fraction of frame height at head_scale 1; 0.05..2
+    keep_in_frame: bool = True  # clamp head_x/head_y so most of the head stays visible
     hud: bool = False  # draw the fps / latency / expression panel when HudInfo is given
 
     def __post_init__(self) -> None:
@@ -104,6 +105,12 @@ def head_transform(config: CompositorConfig, head_w: int, head_h: int, code: Rig
     # head_x/head_y moves the head by its own neutral on-screen size.
     cx = (config.width - 1) / 2 + code["head_x"] * base
     cy = (config.height - 1) / 2 - code["head_y"] * base  # + head_y is up, image rows grow down
+    if config.keep_in_frame:
+        # Let at most about a fifth of the head leave the frame: a user leaning out of view should not
+        # take EmoteBot with them.
+        margin = 0.3 * s * head_h
+        cx = min(max(cx, margin), config.width - 1 - margin) if 2 * margin < config.width else cx
+        cy = min(max(cy, margin), config.height - 1 - margin) if 2 * margin < config.height else cy
     # + roll turns the top of the head towards image right: clockwise on screen, which in y-down pixel
     # coordinates is a positive angle in the usual rotation formula.
     a = math.radians(code["head_roll"])

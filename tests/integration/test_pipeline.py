@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from avatar.app import run_app
