@@ -83,50 +83,63 @@ def _round_box(px: np.ndarray, py: np.ndarray, pz: np.ndarray, b: tuple[float, .
     return outside + inside - F32(r), (mx, my, mz)
 
 
-def trace(xs: np.ndarray, ys: np.ndarray, pose: Pose, margin: float, steps: int = 10):
-    """Ray-cast the head box on a coarse grid: view-space normals (3, h, w) and depth (h, w).
+_START = 4.0  # view depth the rays start from: in front of anything the head can reach
 
-    The box is grown by `margin` so every pixel of the true outline has a hit nearby to interpolate from.
-    """
+
+def _rays(xs: np.ndarray, ys: np.ndarray, pose: Pose) -> tuple[list[np.ndarray], np.ndarray]:
+    """Orthographic rays through the pixel centres, looking down −z, expressed in head space."""
     X, Y = np.meshgrid(xs, ys)
     Rt = pose.R.T.astype(np.float32)
     cx, cy, cz = pose.centre
-    start = 4.0
-    # Ray origins and the shared direction (0, 0, −1), in head space.
-    ox = Rt[0, 0] * (X - F32(cx)) + Rt[0, 1] * (Y - F32(cy)) + Rt[0, 2] * F32(start - cz)
-    oy = Rt[1, 0] * (X - F32(cx)) + Rt[1, 1] * (Y - F32(cy)) + Rt[1, 2] * F32(start - cz)
-    oz = Rt[2, 0] * (X - F32(cx)) + Rt[2, 1] * (Y - F32(cy)) + Rt[2, 2] * F32(start - cz)
-    d = -Rt[:, 2]
-    # Start at the entry into the bounding box (slab method), then sphere-trace the rounded box.
-    t_in = np.zeros_like(X)
-    t_out = np.full_like(X, F32(1e9))
-    for o, di, h in ((ox, d[0], HALF[0]), (oy, d[1], HALF[1]), (oz, d[2], HALF[2])):
-        h = h + margin
-        if abs(di) < 1e-9:
+    rel = (X - F32(cx), Y - F32(cy), F32(_START - cz))
+    origin = [Rt[i, 0] * rel[0] + Rt[i, 1] * rel[1] + Rt[i, 2] * rel[2] for i in range(3)]
+    return origin, -Rt[:, 2]
+
+
+def _box_entry(o: list[np.ndarray], d: np.ndarray, grow: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where each ray enters the head's bounding box grown by `grow` (slab method), and whether it does."""
+    t_in = np.zeros_like(o[0])
+    t_out = np.full_like(o[0], F32(1e9))
+    for i in range(3):
+        if abs(d[i]) < 1e-9:
             continue
-        t1, t2 = (F32(-h) - o) / F32(di), (F32(h) - o) / F32(di)
+        h = F32(HALF[i] + grow)
+        t1, t2 = (-h - o[i]) / F32(d[i]), (h - o[i]) / F32(d[i])
         t_in = np.maximum(t_in, np.minimum(t1, t2))
         t_out = np.minimum(t_out, np.maximum(t1, t2))
     hit = t_in <= t_out
-    t = np.where(hit, t_in, F32(start))
+    return np.where(hit, t_in, F32(0)), hit
+
+
+def _march(o: list[np.ndarray], d: np.ndarray, t: np.ndarray, hit: np.ndarray, radius: float, steps: int):
+    """Sphere-trace the rounded box from t; returns the last t and the distance left there."""
     inner = tuple(h - ROUND for h in HALF)
+    dist = np.zeros_like(t)
     for _ in range(steps):
-        dist, _m = _round_box(ox + t * d[0], oy + t * d[1], oz + t * d[2], inner, ROUND + margin)
+        dist, _m = _round_box(o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2], inner, radius)
         t = t + np.where(hit, dist, F32(0))
-    px, py, pz = ox + t * d[0], oy + t * d[1], oz + t * d[2]
-    _, (mx, my, mz) = _round_box(px, py, pz, inner, ROUND + margin)
-    n = np.stack([np.copysign(mx, px), np.copysign(my, py), np.copysign(mz, pz)])
-    # Depth must be the true surface's (parts are depth-tested against it): carry on to the real box.
-    t_true = t
-    for _ in range(4):
-        dist, _m = _round_box(ox + t_true * d[0], oy + t_true * d[1], oz + t_true * d[2], inner, ROUND)
-        t_true = t_true + np.where(hit, dist, F32(0))
-    t = np.where(np.abs(dist) < F32(0.25 * margin), t_true, t)
+    return t, dist
+
+
+def trace(xs: np.ndarray, ys: np.ndarray, pose: Pose, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ray-cast the head box on a coarse grid: view-space normals (3, h, w) and depth (h, w).
+
+    Normals come from the box grown by `margin`, so every pixel of the true outline has hits nearby to
+    interpolate from; depth comes from the true surface, since the parts are depth-tested against it.
+    """
+    o, d = _rays(xs, ys, pose)
+    t, hit = _box_entry(o, d, margin)
+    t, _ = _march(o, d, t, hit, ROUND + margin, 10)
+    p = [o[i] + t * F32(d[i]) for i in range(3)]
+    _, m = _round_box(p[0], p[1], p[2], tuple(h - ROUND for h in HALF), ROUND + margin)
+    n = np.stack([np.copysign(m[i], p[i]) for i in range(3)])
     n /= np.maximum(np.sqrt((n * n).sum(0)), F32(1e-6))
     nv = np.einsum("ij,jhw->ihw", pose.R.astype(np.float32), n)
     # Missed rays: face straight out of the outline so interpolation near the edge stays sensible.
     nv[2] = np.where(hit, nv[2], F32(0))
-    depth = np.where(hit, F32(start + cz) - t, F32(-5.0))
+    t_true, left = _march(o, d, t, hit, ROUND, 4)
+    t = np.where(np.abs(left) < F32(0.25 * margin), t_true, t)
+    depth = np.where(hit, F32(_START + pose.centre[2]) - t, F32(-5.0))
     return nv, depth
 
 
@@ -150,9 +163,9 @@ def shade(n: np.ndarray, base: np.ndarray, rim: np.ndarray, gloss: float) -> np.
     spec = np.maximum(nx * F32(HALF_VEC[0]) + ny * F32(HALF_VEC[1]) + nz * F32(HALF_VEC[2]), F32(0))
     spec = (spec * spec) ** 16 * F32(gloss)
     fres = (F32(1) - np.clip(nz, F32(0), F32(1))) ** 3
-    lit = F32(0.33) + F32(0.52) * diff + F32(0.16) * sky
-    out = lit[..., None] * base.astype(np.float32) + (spec + F32(0.1) * fres)[..., None]
-    out += (fres * F32(0.45))[..., None] * rim.astype(np.float32)
+    lit = F32(0.4) + F32(0.5) * diff + F32(0.14) * sky
+    out = lit[..., None] * base.astype(np.float32) + (spec + F32(0.06) * fres)[..., None]
+    out += (fres * F32(0.28))[..., None] * rim.astype(np.float32)
     return out
 
 

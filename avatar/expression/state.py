@@ -76,8 +76,14 @@ class ExpressionState:
     def _switch(self, to: Expression, t: float, release: float | None, last: TriggerEvent | None) -> None:
         self._s = _State(self.weights_at(t), to, t, release, last)
 
-    def step(self, events: list[TriggerEvent], t: float) -> dict[Expression, float]:
-        """Apply the events that arrived up to `t`, then return the blend weights at `t`."""
+    def step(
+        self, events: list[TriggerEvent], t: float, face: dict[Expression, float] | None = None
+    ) -> dict[Expression, float]:
+        """Apply the events that arrived up to `t`, then return the blend weights at `t`.
+
+        `face` is the expression read from the user's face ("mirror" mode), if any: it shows while no
+        trigger holds an expression other than neutral; a trigger always wins over it.
+        """
         for ev in sorted(events, key=lambda e: e.t):
             hold = ev.hold_s if ev.hold_s is not None else (self.config.hold_s or None)
             release = ev.t + hold if hold else None
@@ -89,4 +95,10 @@ class ExpressionState:
         if s.t_release is not None and t >= s.t_release:
             self._switch(Expression.NEUTRAL, s.t_release, None, s.last)
         w = self.weights_at(t)
+        if face is not None and self._s.target is Expression.NEUTRAL:
+            # The neutral share of the triggered blend follows the face; the triggered part stays.
+            mirror = np.array([max(0.0, face.get(e, 0.0)) for e in EXPRESSIONS], dtype=np.float32)
+            if mirror.sum() > 1e-6:
+                k = w[EXPRESSIONS.index(Expression.NEUTRAL)]
+                w = w + k * (mirror / mirror.sum() - one_hot(Expression.NEUTRAL))
         return {e: float(w[i]) for i, e in enumerate(EXPRESSIONS)}

@@ -81,3 +81,14 @@ def test_mapper_gain_position_lock_and_mirror():
     assert mirrored["head_yaw"] == pytest.approx(-10.0)
     assert mirrored["eye_blink_right"] == 1.0 and mirrored["eye_blink_left"] == 0.0
     assert mirrored["happy"] == pytest.approx(1.0)
+
+
+def test_face_expression_shows_until_a_trigger_overrides_it():
+    state = ExpressionState(ExpressionConfig(transition_s=0.0))
+    face = {Expression.HAPPY: 0.7, Expression.NEUTRAL: 0.3}
+    w = state.step([], 0.0, face)
+    assert w[Expression.HAPPY] == pytest.approx(0.7) and sum(w.values()) == pytest.approx(1.0)
+    w = state.step([ev(Expression.ANGRY, 1.0)], 1.0, face)
+    assert w[Expression.ANGRY] == pytest.approx(1.0) and w[Expression.HAPPY] == 0.0
+    w = state.step([ev(Expression.NEUTRAL, 2.0)], 2.0, face)
+    assert w[Expression.HAPPY] == pytest.approx(0.7)
