@@ -44,6 +44,8 @@ class TrackRecord:
             return cls(float(obj["t"]), int(obj["frame"]), bool(obj["face"]), params, expression, extra)
         except json.JSONDecodeError as e:
             raise RigError(f"{where}not valid JSON ({e.msg})") from None
+        except RigError as e:
+            raise RigError(f"{where}{e}") from None
         except KeyError as e:
             raise RigError(f"{where}missing {e.args[0]!r}; a track line has t, frame, face, params") from None
         except (TypeError, ValueError, AttributeError) as e:
