@@ -154,3 +154,17 @@ def test_bad_config_names_the_field(field: str, value: object) -> None:
 def test_bad_render_size_is_refused(renderer: StudioRenderer) -> None:
     with pytest.raises(ConfigError, match="size"):
         renderer.render(RigCode.rest(), 4)
+
+
+def test_non_finite_codes_draw_the_rest_pose(renderer: StudioRenderer) -> None:
+    values = RigCode.rest().values.copy()
+    values[:] = np.nan
+    assert np.array_equal(renderer.render(RigCode(values), 64).pixels, renderer.render(RigCode.rest(), 64).pixels)
+
+
+def test_config_colours_are_used() -> None:
+    code = RigCode.rest()
+    plain = StudioRenderer().render(code, 96).pixels
+    green_ears = StudioRenderer(RendererConfig(accent=(0, 255, 0))).render(code, 96).pixels
+    diff = np.abs(plain.astype(int) - green_ears.astype(int)).sum(axis=-1)
+    assert diff[:, :20].sum() > 0 and diff[:, 20:76].sum() == 0  # only the ear pods at the sides change
