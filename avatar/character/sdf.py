@@ -55,9 +55,11 @@ def tapered_capsule(x: np.ndarray, y: np.ndarray, r1: float, r2: float, h: float
 
 def convex_polygon(x: np.ndarray, y: np.ndarray, pts: list[tuple[float, float]]) -> np.ndarray:
     """Exact signed distance to a convex polygon given counter-clockwise (y up) vertices."""
-    best = None
-    inside = None
+    best: np.ndarray | None = None
+    inside: np.ndarray | None = None
     n = len(pts)
+    if n < 3:
+        raise ValueError(f"a polygon needs at least 3 vertices, got {n}")
     for i in range(n):
         a, b = pts[i], pts[(i + 1) % n]
         t = segment_t(x, y, a, b)
@@ -66,6 +68,7 @@ def convex_polygon(x: np.ndarray, y: np.ndarray, pts: list[tuple[float, float]])
         # Left of every counter-clockwise edge means inside.
         left = (F32(b[0] - a[0]) * (y - F32(a[1])) - F32(b[1] - a[1]) * (x - F32(a[0]))) >= 0
         inside = left if inside is None else inside & left
+    assert best is not None and inside is not None  # n >= 3: the loop ran
     d = np.sqrt(best)
     return np.where(inside, -d, d)
 
