@@ -29,7 +29,7 @@ DEMO_PERFORMANCE: tuple[Beat, ...] = (
     Beat(0.0, Expression.NEUTRAL, {"head_yaw": -22.0}, talk=True),
     Beat(1.0, Expression.NEUTRAL, {"head_yaw": 22.0, "gaze_x": 0.6}),
     Beat(2.0, Expression.HAPPY, {"head_roll": 10.0, "mouth_smile": 0.4}, talk=True),
-    Beat(4.0, Expression.SURPRISED, {"head_pitch": 12.0, "jaw_open": 0.5, "head_scale": 1.15}),
+    Beat(4.0, Expression.SURPRISED, {"head_pitch": 12.0, "jaw_open": 0.5, "head_scale": 1.08}),
     Beat(5.8, Expression.SAD, {"head_pitch": -14.0, "head_roll": -8.0, "gaze_y": -0.5}),
     Beat(7.6, Expression.ANGRY, {"head_yaw": -10.0, "brow_furrow": 0.4}, talk=True),
     Beat(9.3, Expression.NEUTRAL, {"head_x": 0.0}),

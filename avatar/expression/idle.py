@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -12,23 +13,31 @@ _BLINK_CLOSE_S = 0.08  # lids close fast
 _BLINK_OPEN_S = 0.16  # and open more slowly, as real blinks do
 
 
-def _event_times(t: float, seed: int, low: float, high: float) -> tuple[float, float]:
-    """Start of the current interval and the next one, for events spaced low..high seconds apart."""
-    rng = np.random.default_rng(seed)
-    start, spacing = 0.0, rng.uniform(low, high, size=64)
-    period = float(spacing.sum())
-    base = math.floor(t / period) * period
-    start = base
-    for gap in spacing:
-        if start + gap > t:
-            return start, start + gap
-        start += gap
-    return start, start + float(spacing[0])
+@functools.lru_cache(maxsize=16)
+def _schedule(seed: int, low: float, high: float) -> tuple[np.ndarray, float]:
+    """Event start times over one period of 64 events spaced low..high seconds apart, and the period."""
+    gaps = np.random.default_rng(seed).uniform(low, high, size=64)
+    starts = np.concatenate([[0.0], np.cumsum(gaps)[:-1]])
+    return starts, float(gaps.sum())
+
+
+def _event_start(t: float, seed: int, low: float, high: float) -> tuple[float, int]:
+    """Start time of the event interval holding t, and that event's running number (repeats each period)."""
+    starts, period = _schedule(seed, low, high)
+    cycle = math.floor(t / period)
+    i = int(np.searchsorted(starts, t - cycle * period, side="right")) - 1
+    return cycle * period + float(starts[i]), cycle * len(starts) + i
+
+
+def _unit(n: int, salt: int) -> float:
+    """A deterministic pseudo-random number in -1..1 for event n (cheap: no generator per frame)."""
+    x = math.sin(n * 12.9898 + salt * 78.233) * 43758.5453
+    return 2.0 * (x - math.floor(x)) - 1.0
 
 
 def blink_amount(t: float, seed: int = 7) -> float:
     """0 open .. 1 closed; a blink starts at each event time."""
-    start, _ = _event_times(t, seed, 2.2, 5.0)
+    start, _ = _event_start(t, seed, 2.2, 5.0)
     dt = t - start
     if dt < _BLINK_CLOSE_S:
         return dt / _BLINK_CLOSE_S
@@ -38,12 +47,12 @@ def blink_amount(t: float, seed: int = 7) -> float:
 
 
 def _gaze(t: float, seed: int) -> tuple[float, float]:
-    start, _ = _event_times(t, seed + 1, 1.2, 3.2)
-    rng = np.random.default_rng(int(start * 1000) + seed)
-    gx, gy = rng.uniform(-0.5, 0.5), rng.uniform(-0.25, 0.25)
-    k = min(1.0, (t - start) / 0.05)  # saccades take ~50 ms
-    prev = np.random.default_rng(int(max(0.0, start - 0.001) * 1000) + seed + 99).uniform(-0.2, 0.2, 2)
-    return float(prev[0] + (gx - prev[0]) * k), float(prev[1] + (gy - prev[1]) * k)
+    """Glances: hold a point, then jump to the next in ~50 ms (a saccade)."""
+    start, n = _event_start(t, seed + 1, 1.2, 3.2)
+    k = min(1.0, (t - start) / 0.05)
+    gx0, gy0 = 0.5 * _unit(n - 1, seed), 0.25 * _unit(n - 1, seed + 1)
+    gx1, gy1 = 0.5 * _unit(n, seed), 0.25 * _unit(n, seed + 1)
+    return gx0 + (gx1 - gx0) * k, gy0 + (gy1 - gy0) * k
 
 
 def idle_face(t: float, seed: int = 7) -> FaceParams:

@@ -50,7 +50,7 @@ class CompositorConfig:
     color: tuple[int, int, int] = (24, 26, 32)  # RGB, used when background is COLOR
     chroma: tuple[int, int, int] = (0, 177, 64)  # RGB, used when background is CHROMA
     image_path: str | None = None  # picture file, required when background is IMAGE
-    head_fraction: float = 0.9  # head image height as a fraction of frame height at head_scale 1; 0.05..2
+    head_fraction: float = 0.75  # head image height as a fraction of frame height at head_scale 1; 0.05..2
     keep_in_frame: bool = True  # clamp head_x/head_y so most of the head stays visible
     hud: bool = False  # draw the fps / latency / expression panel when HudInfo is given
 
