@@ -98,11 +98,9 @@ class Pipeline:
         t_start = self.clock()
         try:
             while not self._stop.is_set():
-                t0 = self.clock()
-                frame = self.source.read()
+                frame = self.source.read()  # sources time their own decoding, not their pacing or waiting
                 if frame is None or self._bounded(frame, t_start):
                     break
-                frame.timings["capture"] = self.clock() - t0
                 self.stats.frames_in += 1
                 if not self._in.put(frame):
                     break
@@ -196,17 +194,24 @@ class Pipeline:
 
     # -- run ---------------------------------------------------------------------------------------------
     def run(self) -> RunStats:
-        """Run to the end; Ctrl+C stops cleanly. Raises the first EmoteBotError a thread hit."""
+        """Run to the end; Ctrl+C stops cleanly. Raises the first EmoteBotError a thread hit.
+
+        A sink that needs the main thread (a GUI window) runs its loop here; every other stage gets a thread.
+        """
         self.stats.t_start = self.clock()
+        pairs = list(zip(self.sinks, self._outs, strict=True))
+        on_main = next((i for i, (s, _) in enumerate(pairs) if getattr(s, "needs_main_thread", False)), None)
         threads = [threading.Thread(target=self._capture_loop, name="capture", daemon=True),
                    threading.Thread(target=self._process_loop, name="process", daemon=True)]
         threads += [
             threading.Thread(target=self._sink_loop, args=(s, q, i == 0), name=f"sink-{s.name}", daemon=True)
-            for i, (s, q) in enumerate(zip(self.sinks, self._outs, strict=True))
+            for i, (s, q) in enumerate(pairs) if i != on_main
         ]
         for t in threads:
             t.start()
         try:
+            if on_main is not None:
+                self._sink_loop(*pairs[on_main], on_main == 0)
             for t in threads:
                 while t.is_alive():
                     t.join(0.1)

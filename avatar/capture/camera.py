@@ -81,10 +81,13 @@ class CameraSource:
         if self._cap is None:
             raise SourceError("camera read before open()")
         for _ in range(_READ_RETRIES):
-            ok, pixels = self._cap.read()
+            if not self._cap.grab():  # waits for the camera's next frame: waiting, not work
+                continue
+            t0 = self.clock()  # the frame has arrived: its capture time
+            ok, pixels = self._cap.retrieve()
             if ok and pixels is not None:
-                t = self.clock()
-                frame = Frame(self._index, t, self._index / self.fps, image=Image(pixels, PixelFormat.BGR))
+                frame = Frame(self._index, t0, self._index / self.fps, image=Image(pixels, PixelFormat.BGR))
+                frame.timings["capture"] = self.clock() - t0  # decoding
                 self._index += 1
                 return frame
         raise SourceError(f"{self.name} stopped delivering frames (unplugged or taken by another app)")

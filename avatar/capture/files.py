@@ -62,6 +62,9 @@ class VideoSource:
     def read(self) -> Frame | None:
         if self._cap is None:
             raise SourceError("video read before open()")
+        if self._pacer is not None:
+            self._pacer.wait(self._t_offset + self._pos / self.fps)
+        t0 = self.clock()
         ok, pixels = self._cap.read()
         if not ok and self.config.loop and self._pos > 0:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
@@ -72,10 +75,9 @@ class VideoSource:
             if self._index == 0:
                 raise SourceError(f"video {self.name!r} has no readable frames")
             return None
-        t_media = self._t_offset + self._pos / self.fps
-        if self._pacer is not None:
-            self._pacer.wait(t_media)
-        frame = Frame(self._index, self.clock(), t_media, image=Image(pixels, PixelFormat.BGR))
+        t1 = self.clock()
+        frame = Frame(self._index, t1, self._t_offset + self._pos / self.fps, image=Image(pixels, PixelFormat.BGR))
+        frame.timings["capture"] = t1 - t0  # decoding only: time spent pacing is not work
         self._index += 1
         self._pos += 1
         return frame
@@ -106,6 +108,7 @@ class ImageSource:
         if self._pacer is not None:
             self._pacer.wait(t_media)
         frame = Frame(self._index, self.clock(), t_media, image=self._image)
+        frame.timings["capture"] = 0.0  # the picture was decoded once, at open
         self._index += 1
         return frame
 
@@ -133,12 +136,16 @@ class FolderSource:
         while self._index < len(self._files):
             path = self._files[self._index]
             self._index += 1
+            t0 = self.clock()
             try:
                 image = read_image(path)
             except SourceError as e:
                 log.warning("%s; skipped", e)
                 continue
-            return Frame(self._index - 1, self.clock(), (self._index - 1) / self.fps, image=image)
+            t1 = self.clock()
+            frame = Frame(self._index - 1, t1, (self._index - 1) / self.fps, image=image)
+            frame.timings["capture"] = t1 - t0
+            return frame
         return None
 
     def close(self) -> None:

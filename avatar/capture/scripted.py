@@ -85,7 +85,9 @@ class ScriptedSource:
             for b in self.beats
             if t_prev < b.t <= t_media or (self._index == 0 and b.t == 0.0)
         ]
-        frame = Frame(self._index, self.clock(), t_media, params=performance_face(t_media, self.beats))
+        t0 = self.clock()
+        frame = Frame(self._index, t0, t_media, params=performance_face(t_media, self.beats))
+        frame.timings["capture"] = self.clock() - t0
         frame.face_found = True
         frame.events = events
         self._index += 1

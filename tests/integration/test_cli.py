@@ -114,3 +114,37 @@ def test_demo_without_a_display_writes_demo_mp4(tmp_path):
     assert f"demo video written to {Path(out).resolve()}" in proc.stdout
     assert "p50" in proc.stdout  # the timing summary
     assert out.stat().st_size > 1000
+
+
+def test_ctrl_c_stops_cleanly_and_finishes_the_file(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "long.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "avatar.cli", "run", "--source", "script", "--sink",
+                             f"file:{out}", "--set", "source.script_seconds=120", "--size", "64",
+                             "--output-size", "320x180"], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode in (0, 130), stderr
+    assert "Traceback" not in stderr
+    assert "p50" in stdout  # the summary is printed on the way out
+    cap = cv2.VideoCapture(str(out))
+    assert cap.isOpened() and cap.read()[0]  # the file was closed properly and plays
+
+
+def test_demo_with_a_display_opens_the_preview(tmp_path):
+    from tests.integration.test_outputs import xvfb_display
+
+    out = tmp_path / "demo.mp4"
+    with xvfb_display() as env:
+        proc = subprocess.run([sys.executable, "-m", "avatar.cli", "demo", "--out", str(out), "--duration", "1.5",
+                               "--size", "96", "--output-size", "320x180"], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "→ window" in proc.stderr and not out.exists()
+    assert "p50" in proc.stdout

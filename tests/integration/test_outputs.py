@@ -216,7 +216,9 @@ print("shown", sink.frames, "actions", actions)
 """
 
 
-def test_window_sink_opens_and_shows_frames_on_xvfb(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def xvfb_display() -> Iterator[dict[str, str]]:
+    """A virtual X display for the duration; yields the environment a child process needs to use it."""
     xvfb = require_tool("Xvfb")
     read_fd, write_fd = os.pipe()
     # -displayfd: Xvfb picks a free display number and writes it to us once it is ready.
@@ -226,9 +228,14 @@ def test_window_sink_opens_and_shows_frames_on_xvfb(tmp_path: Path) -> None:
         with os.fdopen(read_fd) as f:
             number = f.readline().strip()
         assert number.isdigit(), "Xvfb did not report a display"
-        # A separate process: Qt keeps global state, and it aborts rather than raises on display trouble.
         env = {**os.environ, "DISPLAY": f":{number}", "QT_QPA_PLATFORM": "xcb"}
         env.pop("WAYLAND_DISPLAY", None)
+        yield env
+
+
+def test_window_sink_opens_and_shows_frames_on_xvfb(tmp_path: Path) -> None:
+    with xvfb_display() as env:
+        # A separate process: Qt keeps global state, and it aborts rather than raises on display trouble.
         done = subprocess.run([sys.executable, "-c", WINDOW_SCRIPT], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -78,6 +78,10 @@ def display_available() -> bool:
 class WindowSink:
     """Shows frames in a window (transparency over a checkerboard) and turns key presses into actions."""
 
+    # GUI toolkits (OpenCV's Qt, and every toolkit on macOS) only work from the thread that made the window:
+    # the pipeline runs this sink on the main thread, where it is also opened and closed.
+    needs_main_thread = True
+
     def __init__(self, title: str, on_key: Callable[[str], None] | None) -> None:
         self.title = title
         self.on_key = on_key
