@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import stat
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import numpy as np
 from avatar.capture.base import SourceKind, open_source
 from avatar.config import AppConfig
 from avatar.errors import ConfigError
+from avatar.expression.events import TriggerEvent, TriggerSource
+from avatar.expression.rig import Expression
 from avatar.output.sinks import SinkKind, SinkOptions, build_sink, parse_sink_spec
 from avatar.output.sinks.window import display_available
 from avatar.pipeline import Pipeline
@@ -52,7 +55,7 @@ def offline(config: AppConfig) -> bool:
     if config.source.kind is SourceKind.CAMERA:
         return False
     for spec in map(parse_sink_spec, config.output.sinks):
-        if spec.kind in (SinkKind.VCAM, SinkKind.WINDOW):
+        if spec.kind in (SinkKind.VCAM, SinkKind.WINDOW, SinkKind.BROWSER):
             return False
         if spec.kind is SinkKind.Y4M and spec.target and _is_fifo(spec.target):
             return False
@@ -75,10 +78,45 @@ def _prepare(config: AppConfig) -> AppConfig:
     return config
 
 
-def _sink_options(config: AppConfig, on_key) -> SinkOptions:
+def _sink_options(config: AppConfig, keys: list[Pipeline], extras: dict[str, Callable[[], object]]) -> SinkOptions:
+    """Sink settings; hotkeys, typed words and the status page reach the pipeline (keys[0]) once it exists."""
     comp = config.compositor
     matte = comp.chroma if comp.background.value == "chroma" else comp.color
-    return SinkOptions(matte=matte, vcam_backend=config.output.vcam_backend or None, on_key=on_key)
+    # A virtual camera carries no alpha: a transparent background becomes chroma green, ready to key in OBS.
+    vcam_matte = comp.chroma if comp.background.value == "transparent" else None
+
+    def on_key(action: str) -> None:
+        if keys:
+            keys[0].action(action)
+
+    def on_typed(action: str, word: str) -> None:
+        if keys and action in {e.value for e in Expression}:
+            keys[0].events.put(TriggerEvent(Expression.parse(action), keys[0].clock(), TriggerSource.TYPED, word))
+        elif keys:
+            keys[0].action(action, TriggerSource.TYPED)
+
+    def status() -> dict[str, object]:
+        return live_status(keys[0], extras) if keys else {}
+
+    return SinkOptions(matte=matte, vcam_backend=config.output.vcam_backend or None, on_key=on_key,
+                       vcam_matte=vcam_matte, on_typed=on_typed, status=status)
+
+
+def live_status(pipeline: Pipeline, extras: dict[str, Callable[[], object]]) -> dict[str, object]:
+    """What the control page shows; `extras` adds or replaces entries (the microphone sets "mic_level")."""
+    stats, state = pipeline.stats, pipeline.processor.state
+    interval_ms = stats.recent_ms("frame_interval")
+    last = state.last_trigger
+    status: dict[str, object] = {
+        "fps": round(1000.0 / interval_ms, 1) if interval_ms > 0 else 0.0,
+        "latency_ms": round(stats.recent_ms("end_to_end"), 1),  # capture → handed to the outputs
+        "expression": state.target.value,
+        "last_trigger": None if last is None else {
+            "expression": last.expression.value, "word": last.word, "source": last.source.value},
+        "mic_level": None,  # 0..1 while a microphone listens; None = no microphone
+    }
+    status.update({name: read() for name, read in extras.items()})
+    return status
 
 
 def build_pipeline(config: AppConfig, calibration: Calibration | None, stack: ExitStack) -> Pipeline:
@@ -87,16 +125,12 @@ def build_pipeline(config: AppConfig, calibration: Calibration | None, stack: Ex
     source.open()
     stack.callback(source.close)
     configs = StageConfigs(config.tracker, config.expression, config.mapper, config.smoother, config.engine,
-                           config.compositor)
+                           config.compositor, face_expression=config.face_expression)
     processor = FrameProcessor(configs, calibration)
     stack.callback(processor.close)
-    keys: list[Pipeline] = []  # filled below: the window's hotkeys reach the pipeline built after it
-
-    def on_key(action: str) -> None:
-        if keys:
-            keys[0].action(action)
-
-    options = _sink_options(config, on_key)
+    keys: list[Pipeline] = []  # filled below: hotkeys and the control page reach the pipeline built after it
+    extras: dict[str, Callable[[], object]] = {}  # more live status for the control page, e.g. "mic_level"
+    options = _sink_options(config, keys, extras)
     sinks = []
     for text in config.output.sinks:
         spec = parse_sink_spec(text)
@@ -108,6 +142,13 @@ def build_pipeline(config: AppConfig, calibration: Calibration | None, stack: Ex
         sinks.append(sink)
     pipeline = Pipeline(source, processor, sinks, config.pipeline)
     keys.append(pipeline)
+    if config.voice.enabled and (config.voice.with_files or not offline(config)):
+        from avatar.voice.live import start_listening
+
+        listener = start_listening(config.voice, pipeline.events.put, stack, clock=pipeline.clock)
+        if listener is not None:
+            pipeline.mic_level = lambda: listener.level
+            extras["mic_level"] = lambda: round(listener.level, 3)
     return pipeline
 
 
@@ -115,8 +156,15 @@ def run_app(config: AppConfig, calibration_path: str | None, json_summary: bool 
     """Run until the source ends, a bound is reached, 'q' or Ctrl+C; print the timing summary."""
     config = _prepare(config)
     calibration = load_calibration(calibration_path)
+    voice_profile = Path(calibration_path).with_suffix(".voice.json") if calibration_path else None
+    if not config.voice.profile and voice_profile is not None and voice_profile.exists():
+        config = config.override("voice", profile=str(voice_profile))  # `calibrate --voice` wrote it beside
     with ExitStack() as stack:
         pipeline = build_pipeline(config, calibration, stack)
+        from avatar.voice.live import start_typed, typed_triggers_wanted
+
+        if typed_triggers_wanted(config.voice):
+            start_typed(config.voice, pipeline.events.put, pipeline.action)
         log.info("running: %s → %s (Ctrl+C to stop)", pipeline.source.name, ", ".join(config.output.sinks))
         try:
             stats = pipeline.run()
@@ -134,6 +182,7 @@ def bench(config: AppConfig, calibration_path: str | None, frames: int) -> dict[
         config = config.override("source", source="script")
     config = config.override("source", realtime=False, loop=True).override("pipeline", lossless=True,
                                                                              max_frames=frames)
+    config = config.override("voice", enabled=False)  # the microphone is not part of the frame timing
     with ExitStack() as stack:
         pipeline = build_pipeline(config, load_calibration(calibration_path), stack)
         stats = pipeline.run()

@@ -12,6 +12,23 @@ from pathlib import Path
 
 from avatar import __version__
 from avatar.errors import ConfigError, EmoteBotError
+from avatar.generator.commands import add_build_engine_parser, add_train_generator_parser
+from avatar.runtime.engines import ENGINES
+from avatar.smoothing.commands import add_smooth_parser, add_train_smoother_parser
+from avatar.tracking.commands import (
+    add_calibrate_args,
+    add_models_parser,
+    add_track_parser,
+    calibration_arg,
+    cmd_calibrate_face,
+)
+from avatar.voice.commands import (
+    add_calibrate_voice_args,
+    add_listen_parser,
+    add_voice_flags,
+    apply_voice_flags,
+    cmd_calibrate_voice,
+)
 
 log = logging.getLogger("emotebot")
 
@@ -21,16 +38,19 @@ _STAGE_FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("--width", "source", "width", "requested camera width"),
     ("--height", "source", "height", "requested camera height"),
     ("--fps", "source", "fps", "requested camera rate / rate of image and scripted sources"),
-    ("--engine", "engine", "engine", "head engine: reference (the studio renderer)"),
+    ("--engine", "engine", "engine", "head engine: reference (the studio renderer), or the neural generator on "
+     "onnx, torch, tensorrt or auto (fastest available)"),
     ("--size", "engine", "size", "head image size in pixels (default 256)"),
     ("--background", "compositor", "background", "transparent, color, chroma or image"),
     ("--background-image", "compositor", "image_path", "image file for --background image"),
     ("--output-size", "compositor", "", "output frame size WxH (default 1280x720)"),
-    ("--smoothing", "smoother", "method", "one-euro or none"),
+    ("--smoothing", "smoother", "method", "gru (default), one-euro or none"),
     ("--transition", "expression", "transition_s", "seconds an expression switch takes"),
     ("--vcam-device", "output", "vcam_device", "virtual camera device, e.g. /dev/video10"),
     ("--vcam-backend", "output", "vcam_backend", "pyvirtualcam back end: v4l2loopback, obs, unitycapture"),
     ("--max-frames", "pipeline", "max_frames", "stop after N frames"),
+    ("--tracker", "tracker", "backend", "face tracker: auto (Tasks if engines/ has its model), facemesh, tasks"),
+    ("--face-model", "tracker", "face_model", "face_landmarker.task for the Tasks tracker (default: engines/)"),
     ("--duration", "pipeline", "duration_s", "stop after S seconds"),
 )
 
@@ -40,14 +60,19 @@ def _add_stage_flags(p: argparse.ArgumentParser) -> None:
     for flag, _, _, help_text in _STAGE_FLAGS:
         p.add_argument(flag, default=None, help=help_text)
     p.add_argument("--sink", action="append", metavar="SPEC",
-                   help="output, repeatable: vcam[:DEVICE], window, file:PATH, y4m:PATH, null")
+                   help="output, repeatable: vcam[:DEVICE], window, file:PATH, y4m:PATH, browser[:PORT], null")
     p.add_argument("--hud", action="store_true", default=None, help="draw fps, latency and expression")
     p.add_argument("--loop", action="store_true", default=None, help="restart a video file at its end")
     p.add_argument("--fast", action="store_true", default=None,
                    help="files and scripts as fast as possible, every frame kept (no real-time pacing)")
     p.add_argument("--calibration", metavar="FILE", help="calibration profile (JSON) of the user's neutral face")
+    p.add_argument("--profile", metavar="NAME", help="calibration/NAME.json, written by `emotebot calibrate`")
+    p.add_argument("--calibration-dir", default="calibration", help=argparse.SUPPRESS)
+    p.add_argument("--face-expression", action="store_true", default=None,
+                   help="EmoteBot's expression follows yours (triggers still override it)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="set any config option, repeatable")
+    add_voice_flags(p)
 
 
 def _apply_flags(args: argparse.Namespace):  # -> AppConfig
@@ -69,9 +94,17 @@ def _apply_flags(args: argparse.Namespace):  # -> AppConfig
         config = config.override("pipeline", hud=True)
     if args.loop:
         config = config.override("source", loop=True)
+    if args.face_expression:
+        config = config.override("face_expression", enabled=True)
     if args.fast:
         config = config.override("source", realtime=False).override("pipeline", lossless=True)
-    for item in args.set:
+    config = apply_voice_flags(config, args)
+    return apply_sets(config, args.set)
+
+
+def apply_sets(config, items: Sequence[str]):  # (AppConfig, ["SECTION.KEY=VALUE"]) -> AppConfig
+    """The --set items applied in order; a mistake names the item and what is allowed."""
+    for item in items:
         name, eq, value = item.partition("=")
         section, dot, key = name.strip().partition(".")
         if not eq or not dot:
@@ -91,7 +124,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from avatar.app import run_app
 
     config = _apply_flags(args)
-    run_app(config, args.calibration, json_summary=False)
+    run_app(config, calibration_arg(args), json_summary=False)
     return 0
 
 
@@ -99,7 +132,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from avatar.app import demo_config, run_app
 
     config = demo_config(_apply_flags(args), explicit_sinks=bool(args.sink), out=args.out)
-    run_app(config, args.calibration, json_summary=False)
+    run_app(config, calibration_arg(args), json_summary=False)
     for spec in config.output.sinks:
         if spec.startswith("file:"):
             print(f"demo video written to {Path(spec[5:]).resolve()}")
@@ -109,7 +142,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from avatar.app import bench
 
-    result = bench(_apply_flags(args), args.calibration, frames=args.frames)
+    result = bench(_apply_flags(args), calibration_arg(args), frames=args.frames)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -134,11 +167,34 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from avatar.config import load_config
+    from avatar.doctor import format_report, run_checks, run_will_work
+
+    config = load_config(args.config)
+    if args.source is not None:
+        config = config.override("source", source=args.source)
+    if args.sink:
+        config = config.override("output", sinks=tuple(args.sink))
+    checks = run_checks(config)
+    if args.json:
+        print(json.dumps([{**dataclasses.asdict(c), "status": c.status.value} for c in checks], indent=2))
+    else:
+        print(format_report(checks, config))
+    return 0 if run_will_work(checks) else 1
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     from avatar.config import dump_config
 
     print(dump_config(_apply_flags(args)), end="")
     return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    if args.voice:
+        return cmd_calibrate_voice(args)
+    return cmd_calibrate_face(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="draw rig codes (JSON Lines) into images or a video")
     render.add_argument("codes", help="JSON Lines file: one object of rig fields per line")
     render.add_argument("--out", required=True, help="a folder (PNG per code) or a video file (.mp4, .avi)")
-    render.add_argument("--engine", default="reference", help="reference (the studio renderer)")
+    render.add_argument("--engine", default="reference", choices=ENGINES,
+                        help="reference (the studio renderer), or the generator on onnx, torch, tensorrt, auto")
     render.add_argument("--size", type=int, default=256, help="head size in pixels")
     render.add_argument("--output-size", default="", help="WxH: place the head by its pose in a frame this "
                         "size (default: the head image alone)")
@@ -176,6 +233,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     devices = sub.add_parser("devices", help="list cameras, microphones and virtual camera back ends")
     devices.set_defaults(func=_cmd_devices)
+
+    doctor = sub.add_parser("doctor", help="check cameras, microphone, virtual camera, GPU, models and display; "
+                            "exit status 0 when `run` will work")
+    doctor.add_argument("--config", metavar="FILE", help="check the run this TOML file describes")
+    doctor.add_argument("--source", default=None, help="check this source instead of the configured one")
+    doctor.add_argument("--sink", action="append", metavar="SPEC", help="check these outputs (repeatable)")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    doctor.set_defaults(func=_cmd_doctor)
+
+    add_track_parser(sub)
+    calibrate = sub.add_parser("calibrate", help="record your neutral face (and with --guided your ranges) into "
+                               "calibration/PROFILE.json")
+    add_calibrate_args(calibrate)
+    add_calibrate_voice_args(calibrate)
+    calibrate.set_defaults(func=_cmd_calibrate)
+    add_listen_parser(sub)
+    add_models_parser(sub)
+    add_smooth_parser(sub)
+    train = sub.add_parser("train", help="train one of EmoteBot's models (needs pip install -e '.[train]')")
+    train_sub = train.add_subparsers(dest="model", metavar="MODEL", required=True)
+    add_train_smoother_parser(train_sub)  # other models add their own `train NAME` here
+    add_train_generator_parser(train_sub)
+    add_build_engine_parser(sub)
 
     config = sub.add_parser("config", help="print the full configuration (defaults, file, flags) as TOML")
     _add_stage_flags(config)

@@ -21,14 +21,16 @@ from avatar.output.compositor import CompositorConfig
 from avatar.pipeline import PipelineConfig
 from avatar.runtime.engines import EngineConfig
 from avatar.smoothing.smoother import SmootherConfig
-from avatar.tracking.facemesh import TrackerConfig
+from avatar.tracking.base import TrackerConfig
+from avatar.tracking.mirror import MirrorConfig
+from avatar.voice.config import VoiceConfig
 
 
 @dataclass(frozen=True)
 class OutputConfig:
     """Where EmoteBot goes."""
 
-    sinks: tuple[str, ...] = ("vcam", "window")  # vcam[:DEVICE], window, file:PATH, y4m:PATH, null
+    sinks: tuple[str, ...] = ("vcam", "window")  # vcam[:DEVICE], window, file:PATH, y4m:PATH, browser[:PORT], null
     vcam_device: str = ""  # e.g. /dev/video10; empty = the back end's default device
     vcam_backend: str = ""  # v4l2loopback, obs, unitycapture; empty = try each in turn
 
@@ -40,12 +42,14 @@ class AppConfig:
     source: SourceConfig = field(default_factory=SourceConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     expression: ExpressionConfig = field(default_factory=ExpressionConfig)
+    face_expression: MirrorConfig = field(default_factory=MirrorConfig)  # expression read from the face
     mapper: MapperConfig = field(default_factory=MapperConfig)
     smoother: SmootherConfig = field(default_factory=SmootherConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     compositor: CompositorConfig = field(default_factory=CompositorConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)  # spoken trigger words (microphone)
 
     def override(self, section: str, **values: Any) -> AppConfig:
         """A copy with some fields of one section replaced (each value converted and validated)."""

@@ -6,10 +6,12 @@ import sys
 from pathlib import Path
 
 from avatar.capture.camera import list_cameras
+from avatar.doctor import is_loopback
 
 
 def _cameras() -> list[str]:
-    cams = [f"  {i}: {name}" for i, name in list_cameras() if "loopback" not in name.lower()]
+    cams = [f"  {i}: {name}" for i, name in list_cameras()
+            if not is_loopback(Path(f"/sys/class/video4linux/video{i}"), name)]
     if not cams and not sys.platform.startswith("linux"):
         return ["  (names are listed on Linux only; try --source 0, 1, ...)"]
     return cams or ["  none found"]
@@ -36,9 +38,7 @@ def _loopback_devices() -> list[tuple[str, str]]:
             name = (dev / "name").read_text().strip()
         except OSError:
             continue
-        driver = dev / "device" / "driver"
-        is_loopback = "loopback" in name.lower() or (driver.exists() and "loopback" in driver.resolve().name)
-        if is_loopback or name == "EmoteBot":
+        if is_loopback(dev, name):
             found.append((f"/dev/{dev.name}", name))
     return found
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from avatar.capture.base import Source
 from avatar.errors import ConfigError, EmoteBotError
 from avatar.expression.events import TriggerEvent, TriggerSource
-from avatar.expression.rig import Expression
+from avatar.expression.rig import Expression, RigCode
 from avatar.frames import Frame, Image
 from avatar.output.hud import HudInfo
 from avatar.processing import FrameProcessor
@@ -67,6 +68,10 @@ class Pipeline:
         self._failure: EmoteBotError | None = None
         self._error_kinds: set[str] = set()
         self._last_trigger: TriggerEvent | None = None
+        # Called in the processing thread with each frame that reaches the outputs and the rig code it was drawn
+        # from (tests, traces); and the microphone level for the HUD, set while a microphone listens.
+        self.observers: list[Callable[[Frame, RigCode], None]] = []
+        self.mic_level: Callable[[], float | None] | None = None
 
     # -- control, callable from any thread -------------------------------------------------------------
     def stop(self) -> None:
@@ -120,7 +125,7 @@ class Pipeline:
             except queue.Empty:
                 break
             # Restamp onto the frame's media clock: the state machine runs on media time.
-            events.append(TriggerEvent(ev.expression, frame.t_media, ev.source, ev.word, ev.hold_s))
+            events.append(dataclasses.replace(ev, t=frame.t_media))
         return events
 
     def _hud(self) -> HudInfo | None:
@@ -132,6 +137,7 @@ class Pipeline:
             latency_ms=self.stats.recent_ms("end_to_end"),
             expression=self.processor.state.target.value,
             last_trigger=f"{last.word} ({last.source.value})" if last else None,
+            mic_level=self.mic_level() if self.mic_level is not None else None,
         )
 
     def _process_one(self, frame: Frame) -> Image | None:
@@ -155,6 +161,8 @@ class Pipeline:
                 if image is None:
                     continue
                 self.stats.faces_found += frame.face_found
+                for observe in self.observers:
+                    observe(frame, self.processor.last_code)
                 for slot in self._outs:
                     slot.put(_Out(image, frame))
         except EmoteBotError as e:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -10,24 +9,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from avatar.errors import SourceError
 from avatar.expression.events import TriggerEvent
 from avatar.expression.idle import idle_face
 from avatar.expression.mapper import Mapper, MapperConfig
-from avatar.expression.rig import FaceParams, RigCode
+from avatar.expression.rig import Expression, FaceParams, RigCode
 from avatar.expression.state import ExpressionConfig, ExpressionState
 from avatar.frames import Frame, Image
 from avatar.output.compositor import Compositor, CompositorConfig
 from avatar.output.hud import HudInfo
 from avatar.runtime.engines import EngineConfig, HeadEngine, make_engine
 from avatar.smoothing.smoother import Smoother, SmootherConfig
-from avatar.tracking.facemesh import FaceMeshTracker, Landmarks, TrackerConfig
-from avatar.tracking.solver import Calibration, FaceSolver
+from avatar.tracking.base import Landmarks, TrackerConfig
+from avatar.tracking.calibration import Calibration
+from avatar.tracking.mirror import MirrorConfig, MirrorSmoother
+from avatar.tracking.reader import FaceReader
 
 log = logging.getLogger(__name__)
 
 _PRESENCE_EASE_S = 0.5  # how long the avatar takes to ease to idle when the face is lost, and back
 _CALIBRATION_FRAMES = 20  # neutral-face frames averaged by the 'c' hotkey
-_AUTO_FRAMES = 15  # without a profile: the first frames with a face set where "centre" and "size 1" are
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class StageConfigs:
     smoother: SmootherConfig = SmootherConfig()
     engine: EngineConfig = EngineConfig()
     compositor: CompositorConfig = CompositorConfig()
+    face_expression: MirrorConfig = MirrorConfig()  # expression read from the face ("mirror" mode)
 
 
 class FrameProcessor:
@@ -52,8 +54,12 @@ class FrameProcessor:
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.configs, self.clock = configs, clock
-        self._tracker: FaceMeshTracker | None = None  # made on the first image: scripted sources need none
-        self.solver = FaceSolver(calibration)
+        # Made on the first image (scripted sources need none). Without a profile it learns the user's neutral
+        # face and ranges online (running medians), so the avatar starts centred and sensible within a second.
+        self._reader: FaceReader | None = None
+        self._calibration = calibration
+        self._mirror = MirrorSmoother(configs.face_expression)
+        self._face_expression: dict[Expression, float] | None = None
         self.state = ExpressionState(configs.expression)
         self.mapper = Mapper(configs.mapper)
         self.smoother = Smoother(configs.smoother)
@@ -63,9 +69,7 @@ class FrameProcessor:
         self._presence = 0.0  # 1 = following the face, 0 = idle animation
         self._t_last: float | None = None
         self._calibrating: list[Landmarks] | None = None
-        # Without a profile, where the user sits is learnt from their first half second: people sit off-centre
-        # and at any distance, and the avatar should not start half out of the frame. Shape stays default.
-        self._auto_position: list[Landmarks] | None = [] if calibration is None else None
+        self._bad_frames: set[str] = set()  # tracker errors already logged
         self.last_code = RigCode.rest()
 
     def request_calibration(self) -> None:
@@ -81,32 +85,37 @@ class FrameProcessor:
     def _track(self, frame: Frame) -> None:
         if frame.image is None or frame.params is not None:
             return
-        if self._tracker is None:
-            self._tracker = FaceMeshTracker(self.configs.tracker)
+        if self._reader is None:
+            self._reader = FaceReader(self.configs.tracker, self._calibration,
+                                      mirror_config=self.configs.face_expression)
         t0 = self.clock()
-        lm = self._tracker.process(frame.image)
+        try:
+            lm = self._reader.track(frame.image, frame.t_media)
+        except SourceError as e:  # a frame the tracker cannot take (too small, say): no face in it, logged once
+            if str(e) not in self._bad_frames:
+                self._bad_frames.add(str(e))
+                log.warning("frame %d: %s; treated as no face", frame.index, e)
+            lm = None
         t0 = self._timed(frame, "tracking", t0)
         if lm is None:
+            self._face_expression = self._mirror.step(None, frame.t_media)
             return
-        self._learn_neutral(lm)
-        frame.params = self.solver.process(lm)
-        frame.face_found = True
+        self._learn_neutral(self._reader, lm)
+        read = self._reader.solve(lm, frame.t_media)
+        frame.params = read.reading.params if read.reading is not None else None
+        frame.face_found = frame.params is not None
+        self._face_expression = self._mirror.step(read.expression, frame.t_media)
         self._timed(frame, "solver", t0)
 
-    def _learn_neutral(self, lm: Landmarks) -> None:
-        if self._calibrating is not None:
-            self._calibrating.append(lm)
-            if len(self._calibrating) >= _CALIBRATION_FRAMES:
-                self.solver = FaceSolver(Calibration.from_landmarks(self._calibrating))
-                self._calibrating = self._auto_position = None
-                log.info("calibrated to your neutral face")
-        elif self._auto_position is not None:
-            self._auto_position.append(lm)
-            if len(self._auto_position) >= _AUTO_FRAMES:
-                seen = Calibration.from_landmarks(self._auto_position)
-                where = {k: getattr(seen, k) for k in ("center_x", "center_y", "face_width")}
-                self.solver = FaceSolver(dataclasses.replace(self.solver.calibration, **where))
-                self._auto_position = None
+    def _learn_neutral(self, reader: FaceReader, lm: Landmarks) -> None:
+        """The 'c' hotkey: the next frames with a face become the user's neutral (online learning stops)."""
+        if self._calibrating is None:
+            return
+        self._calibrating.append(lm)
+        if len(self._calibrating) >= _CALIBRATION_FRAMES:
+            reader.set_calibration(Calibration.from_landmarks(self._calibrating, tracker=reader.backend))
+            self._calibrating = None
+            log.info("calibrated to your neutral face")
 
     def _face_or_idle(self, frame: Frame) -> FaceParams:
         """Follow the face while it is there; ease to the idle animation when it is lost, and back."""
@@ -129,7 +138,7 @@ class FrameProcessor:
         self._track(frame)
         t0 = self.clock()
         face = self._face_or_idle(frame)
-        weights = self.state.step(frame.events + events, frame.t_media)
+        weights = self.state.step(frame.events + events, frame.t_media, face=self._face_expression)
         code = self.mapper.process(face, weights)
         t0 = self._timed(frame, "mapper", t0)
         code = self.smoother.step(code, frame.t_media)
@@ -142,7 +151,7 @@ class FrameProcessor:
         return out
 
     def close(self) -> None:
-        if self._tracker is not None:
-            self._tracker.close()
-            self._tracker = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         self.engine.close()

@@ -25,5 +25,6 @@ class TriggerEvent:
     t: float
     source: TriggerSource
     word: str = ""  # what was said or typed, for the HUD and logs
-    hold_s: float | None = None  # None: latch until the next trigger; else return to neutral after this long
+    hold_s: float | None = None  # None: the expression state's default; 0: latch; else back to neutral after this
+    transition_s: float | None = None  # how long the switch takes; None: the expression state's default
 

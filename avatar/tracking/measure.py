@@ -3,7 +3,8 @@
 Everything is measured in the face's own frame (x across the eyes towards the user's left, y up the face,
 z out of it) after converting MediaPipe's normalised coordinates back to square pixel units, so head roll,
 yaw and pitch do not leak into the 2D distances; lengths are divided by the face width so distance to the
-camera does not matter either.
+camera does not matter either. When the tracker reports a head transform (the Tasks back end), the pose is read
+from it instead of from the landmark frame.
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ import math
 import numpy as np
 
 from avatar.tracking import landmarks as mesh
-from avatar.tracking.facemesh import Landmarks
+from avatar.tracking.base import Landmarks
 
 # The frame's "up" runs from the nose base to the forehead, which on MediaPipe's canonical face leans back by
 # this much (the forehead sits 1.58 cm behind the nose base over 10.35 cm of height). Undoing it makes a
 # face that looks straight into the camera read pitch 0 before any calibration.
 FRAME_TILT_DEG = 8.66
+
+# The Tasks head transform (a perspective fit of the canonical face) reads pitch this much higher than the
+# landmark frame on the same frames: the median difference over ten fixture clips (spread about 1°). Removing
+# it lets one calibration profile and the default neutral serve both back ends.
+TRANSFORM_PITCH_OFFSET_DEG = 4.0
 
 # What measure() returns, in this order; Calibration stores the neutral value of each.
 MEASUREMENTS: tuple[str, ...] = (
@@ -34,6 +40,7 @@ MEASUREMENTS: tuple[str, ...] = (
     "gaze_y",  # + = up
     "brow_left",  # brow height above the eye corners, face widths
     "brow_right",
+    "brow_inner",  # inner brow ends' height above the inner eye corners, face widths (drops in a frown)
     "brow_gap",  # distance between the inner brow ends, face widths
     "mouth_open",  # inner-lip gap, face widths
     "mouth_width",  # lip-corner distance, face widths
@@ -88,7 +95,11 @@ def measure(lm: Landmarks) -> dict[str, float]:
     """Every raw measurement of one face (see MEASUREMENTS); a pure function of the landmarks."""
     p = lm.to_square()  # (N, 3) pixels, y up, z towards the camera
     frame = face_frame(p)
-    yaw, pitch, roll = angles_from_rotation(frame)
+    if lm.transform is not None:
+        yaw, pitch, roll = angles_from_rotation(lm.transform[:3, :3])
+        pitch -= TRANSFORM_PITCH_OFFSET_DEG
+    else:
+        yaw, pitch, roll = angles_from_rotation(frame)
     width_px = float(np.linalg.norm(p[mesh.CHEEK_LEFT] - p[mesh.CHEEK_RIGHT]))
     centre = lm.points[_CENTER, :2].mean(axis=0)
     # Face coordinates in face widths: rotation and distance to the camera removed.
@@ -134,9 +145,11 @@ def _brows(q: Rows) -> dict[str, float]:
     def height(brow: tuple[int, ...], outer: int, inner: int) -> float:
         return sum(q[i][1] for i in brow) / len(brow) - (q[outer][1] + q[inner][1]) / 2
 
+    inner = (q[mesh.LEFT_BROW_INNER][1] + q[mesh.RIGHT_BROW_INNER][1]) / 2
     return {
         "brow_left": height(mesh.LEFT_BROW, mesh.LEFT_EYE_OUTER, mesh.LEFT_EYE_INNER),
         "brow_right": height(mesh.RIGHT_BROW, mesh.RIGHT_EYE_OUTER, mesh.RIGHT_EYE_INNER),
+        "brow_inner": inner - (q[mesh.LEFT_EYE_INNER][1] + q[mesh.RIGHT_EYE_INNER][1]) / 2,
         "brow_gap": _dist2(q[mesh.LEFT_BROW_INNER], q[mesh.RIGHT_BROW_INNER]),
     }
 

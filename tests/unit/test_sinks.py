@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import pyvirtualcam
 from pyvirtualcam.util import encode_fourcc
 
 from avatar.errors import ConfigError, SinkError
@@ -29,10 +30,10 @@ from avatar.output.sinks import (
 )
 from avatar.output.sinks import window as window_module
 from avatar.output.sinks.convert import Flattener, checkerboard, solid
-from avatar.output.sinks.vcam import setup_help
+from avatar.output.sinks.vcam import FramePacer, setup_help
 from avatar.output.sinks.window import key_action
 from avatar.output.sinks.y4m import y4m_header
-from tests.memory_vcam import MemoryCamera
+from tests.memory_vcam import BrokenCamera, MemoryCamera
 
 W, H = 160, 120
 RED, GREEN, BLUE = (230, 20, 20), (20, 200, 40), (30, 40, 220)
@@ -343,3 +344,97 @@ def test_window_shows_bgr_over_a_checkerboard_and_reports_keys(monkeypatch: pyte
     assert actions == ["happy", "quit"]
     assert gui.shown[0][0, 0].tolist() == list(RED[::-1])
     assert gui.shown[1][0, 0].tolist() == checkerboard(W, H)[0, 0].tolist()
+
+
+# --- virtual camera: pacing, order, alpha back ends, chroma fallback, device choice -----------------------
+
+
+def test_pacer_thins_a_faster_stream_evenly_to_the_camera_rate() -> None:
+    pacer = FramePacer(30)
+    admitted = [i for i in range(60) if pacer.admit(i / 60)]  # one second of a 60 fps webcam
+    assert admitted == list(range(0, 60, 2))
+
+
+def test_pacer_keeps_a_jittery_stream_at_its_own_rate() -> None:
+    rng = np.random.default_rng(3)
+    times = np.arange(90) / 30 + rng.uniform(-0.004, 0.004, 90)  # 30 fps, ±4 ms capture jitter
+    pacer = FramePacer(30)
+    assert all(pacer.admit(float(t)) for t in times)
+
+
+def test_pacer_refuses_old_frames_and_restarts_after_a_stall() -> None:
+    pacer = FramePacer(30)
+    assert pacer.admit(1.0)
+    assert not pacer.admit(1.0) and not pacer.admit(0.9)  # a repeat or an older frame would run time backwards
+    assert pacer.admit(5.0)  # after a 4 s stall: sent at once …
+    assert not pacer.admit(5.01)  # … and no burst to catch up
+    assert pacer.admit(5.0 + 1 / 30)
+
+
+def numbered(i: int) -> Image:
+    return rgba((10 * i, 100, 200))
+
+
+def test_virtual_camera_gets_paced_frames_in_capture_order(memory_backends: None) -> None:
+    options = SinkOptions(vcam_backend="emotebot-memory")
+    sink = open_sink(parse_sink_spec("vcam"), W, H, 30, options)
+    for i in range(12):  # a 60 fps source into a 30 fps camera
+        sink.send(numbered(i), i / 60)
+    sink.send(numbered(20), 0.05)  # late and out of order
+    sink.close()
+    assert isinstance(sink, VirtualCameraSink) and sink.frames == 6 and sink.skipped == 7
+    pictures = [frame.reshape(H, W, 3) for _, frame in MemoryCamera.received]
+    assert [p[5, 5, 0] for p in pictures] == [0, 20, 40, 60, 80, 100]  # every other frame, in order
+
+
+def test_virtual_camera_lays_transparency_over_the_vcam_matte(memory_backends: None) -> None:
+    chroma = (0, 177, 64)
+    options = SinkOptions(matte=MATTE, vcam_backend="emotebot-memory", vcam_matte=chroma)
+    sink = open_sink(parse_sink_spec("vcam"), W, H, 30, options)
+    sink.send(rgba(RED, alpha=0), 0.0)
+    sink.close()
+    assert MemoryCamera.received[0][1].reshape(H, W, 3)[0, 0].tolist() == list(chroma)
+
+
+def test_alpha_back_ends_get_rgba_with_the_alpha_kept(memory_backends: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unity Capture takes RGBA: a transparent background stays transparent instead of becoming the matte."""
+    monkeypatch.setitem(pyvirtualcam.camera.BACKENDS, "unitycapture", MemoryCamera)
+    sink = open_sink(parse_sink_spec("vcam"), W, H, 30, SinkOptions(vcam_backend="unitycapture"))
+    assert isinstance(sink, VirtualCameraSink) and sink.pixel_format is PixelFormat.RGBA
+    sink.send(rgba(RED, alpha=0), 0.0)
+    sink.send(rgba(GREEN), 1 / 30)
+    sink.close()
+    assert [fourcc for fourcc, _ in MemoryCamera.received] == [encode_fourcc("ABGR")] * 2  # pyvirtualcam's RGBA
+    first, second = (frame.reshape(H, W, 4) for _, frame in MemoryCamera.received)
+    assert first[0, 0].tolist() == [*RED, 0] and second[0, 0].tolist() == [*GREEN, 255]
+
+
+def test_every_back_end_is_tried_with_its_own_format(memory_backends: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No back end named: broken ones are skipped and their reasons kept, the next one takes the camera."""
+    monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {"emotebot-broken": BrokenCamera,
+                                                          "emotebot-memory": MemoryCamera})
+    sink = open_sink(parse_sink_spec("vcam"), W, H, 30)
+    assert isinstance(sink, VirtualCameraSink) and sink.opened_backend == "emotebot-memory"
+    sink.close()
+    monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {"emotebot-broken": BrokenCamera})
+    with pytest.raises(SinkError, match="'emotebot-broken' backend: device is busy"):
+        open_sink(parse_sink_spec("vcam"), W, H, 30)
+
+
+def test_vcam_device_setting_and_chroma_fallback_reach_the_sink(memory_backends: None) -> None:
+    from contextlib import ExitStack
+
+    from avatar.app import build_pipeline
+    from avatar.config import AppConfig
+
+    config = (AppConfig().override("source", source="script").override("compositor", width=W, height=H)
+              .override("engine", size=64).override("output", sinks=("vcam",), vcam_device="/dev/video42",
+                                                      vcam_backend="emotebot-memory"))
+    with ExitStack() as stack:
+        [sink] = build_pipeline(config, None, stack).sinks
+        assert isinstance(sink, VirtualCameraSink) and sink.opened_device == "/dev/video42"
+        assert sink.matte == config.compositor.chroma  # transparent background → chroma green on the camera
+    colour = config.override("compositor", background="color")
+    with ExitStack() as stack:
+        [sink] = build_pipeline(colour, None, stack).sinks
+        assert sink.matte == colour.compositor.color

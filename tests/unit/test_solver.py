@@ -294,10 +294,15 @@ def test_brows() -> None:
     lowered = NEUTRAL.copy()
     lowered[list(mesh.RIGHT_BROW), 1] -= 0.4
     assert solve(lowered)["brow_raise_right"] < -0.5
-    furrowed = NEUTRAL.copy()
+    furrowed = NEUTRAL.copy()  # a frown lowers the inner brow ends and draws them together
+    furrowed[[mesh.LEFT_BROW_INNER, mesh.RIGHT_BROW_INNER], 1] -= 0.6
     furrowed[mesh.LEFT_BROW_INNER, 0] -= 0.3
     furrowed[mesh.RIGHT_BROW_INNER, 0] += 0.3
     assert solve(furrowed)["brow_furrow"] > 0.5
+    closer = NEUTRAL.copy()  # drawn together alone (a broad smile narrows the measured gap too): counts less
+    closer[mesh.LEFT_BROW_INNER, 0] -= 0.3
+    closer[mesh.RIGHT_BROW_INNER, 0] += 0.3
+    assert 0.1 < solve(closer)["brow_furrow"] < 0.5
     assert solve()["brow_furrow"] == pytest.approx(0.0, abs=0.01)
 
 
@@ -305,7 +310,7 @@ def test_calibration_round_trip() -> None:
     cal = Calibration.from_landmarks([project(NEUTRAL, head_rotation(yaw=5), shift_px=(30, -10))])
     text = json.dumps(cal.to_dict())
     back = Calibration.from_dict(json.loads(text))
-    assert json.loads(text)["version"] == 1
+    assert json.loads(text)["version"] == 2
     for name in MEASUREMENTS:
         assert getattr(back, name) == pytest.approx(getattr(cal, name), abs=1e-5), name
     assert Calibration.from_dict(Calibration.default().to_dict()) == Calibration.default()
@@ -324,7 +329,13 @@ def test_calibration_is_the_median_of_its_samples() -> None:
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        ({"version": 2}, "version"),
+        ({"version": 1}, "version"),
+        ({"rig_version": 7}, "rig_version"),
+        ({"tracker": "Face Mesh!"}, "tracker"),
+        ({"gains": {"jaw_open": 50.0}}, "jaw_open"),
+        ({"gains": {"head_yaw": 1.5}}, "head_yaw"),
+        ({"blendshapes": {"eyeBlinkLeft": 2.0}}, "blendshapes"),
+        ({"blendshapes": {"eyeBlink": 0.1}}, "eyeBlink"),
         ({"version": None}, "version"),
         ({"face_width": "wide"}, "face_width"),
         ({"eye_open_left": float("nan")}, "eye_open_left"),
@@ -348,7 +359,8 @@ def test_missing_calibration_field_is_named() -> None:
 
 
 def test_calibration_fields_follow_the_measurements() -> None:
-    assert tuple(Calibration.default().to_dict())[1:] == MEASUREMENTS
+    keys = tuple(Calibration.default().to_dict())
+    assert keys == ("version", "rig_version", "tracker", *MEASUREMENTS, "blendshapes", "gains")
     assert set(SOLVER.measure(project(NEUTRAL))) == set(MEASUREMENTS)
 
 

@@ -46,7 +46,11 @@ def build_sink(spec: SinkSpec, options: SinkOptions) -> Sink:
         return FileSink(str(spec.target), options.matte)
     if kind is SinkKind.Y4M:
         return Y4mSink(str(spec.target), options.matte)
-    return VirtualCameraSink(spec.target, options.vcam_backend, options.matte)
+    if kind is SinkKind.BROWSER:
+        from avatar.output.browser import BrowserSink  # its server is only needed when asked for
+
+        return BrowserSink(spec.target, options)
+    return VirtualCameraSink(spec.target, options.vcam_backend, options.vcam_matte or options.matte)
 
 
 def open_sink(

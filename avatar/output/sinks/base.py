@@ -33,6 +33,7 @@ class SinkKind(enum.Enum):
     FILE = "file"  # video file (mp4 / avi)
     Y4M = "y4m"  # raw YUV4MPEG2 stream to a file or FIFO (ffmpeg, Chromium's fake camera)
     NULL = "null"  # discards frames; for benchmarks and tests
+    BROWSER = "browser"  # OBS browser source and control page served on 127.0.0.1 (frames with alpha)
 
 
 # How each kind is written on the command line; a target after ":" is required, optional or refused.
@@ -42,9 +43,10 @@ SPEC_FORMS: dict[SinkKind, str] = {
     SinkKind.FILE: "file:PATH",
     SinkKind.Y4M: "y4m:PATH",
     SinkKind.NULL: "null",
+    SinkKind.BROWSER: "browser[:PORT]",
 }
 _TARGET_REQUIRED = {SinkKind.FILE, SinkKind.Y4M}
-_TARGET_ALLOWED = {SinkKind.FILE, SinkKind.Y4M, SinkKind.VCAM}
+_TARGET_ALLOWED = {SinkKind.FILE, SinkKind.Y4M, SinkKind.VCAM, SinkKind.BROWSER}
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,14 @@ class SinkSpec:
     """One output as the user named it: a kind and, for some kinds, a target (path or device)."""
 
     kind: SinkKind
-    target: str | None = None  # file path, FIFO path or virtual camera device; None where not used
+    target: str | None = None  # file path, FIFO path, virtual camera device or port; None where not used
 
     def __str__(self) -> str:
         return self.kind.value if self.target is None else f"{self.kind.value}:{self.target}"
 
 
 def parse_sink_spec(spec: str) -> SinkSpec:
-    """Parse "vcam", "vcam:/dev/video10", "window", "file:PATH", "y4m:PATH" or "null"."""
+    """Parse "vcam", "vcam:/dev/video10", "window", "file:PATH", "y4m:PATH", "null" or "browser[:PORT]"."""
     allowed = ", ".join(SPEC_FORMS.values())
     head, sep, target = spec.strip().partition(":")
     try:
@@ -83,12 +85,21 @@ class SinkOptions:
     vcam_backend: str | None = None  # pyvirtualcam back end name; None tries every registered one
     on_key: Callable[[str], None] | None = None  # window hotkey actions ("happy", "calibrate", "quit", …)
     window_title: str = "EmoteBot"  # preview window title
+    # What transparent pixels become on a virtual camera without alpha (chroma green to key in OBS); None = matte.
+    vcam_matte: tuple[int, int, int] | None = None
+    # Control page: a typed word's action and the word itself (a typed trigger); None = on_key(action).
+    on_typed: Callable[[str, str], None] | None = None
+    # Live state for the control page: fps, latency_ms, expression, last_trigger, mic_level; None = not shown.
+    status: Callable[[], dict[str, object]] | None = None
 
     def __post_init__(self) -> None:
-        m = self.matte
-        ok = isinstance(m, tuple) and len(m) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in m)
-        if not ok:
-            raise ConfigError(f"matte: must be an (R, G, B) tuple of whole numbers 0..255, got {m!r}")
+        for name in ("matte", "vcam_matte"):
+            m = getattr(self, name)
+            if m is None and name == "vcam_matte":
+                continue
+            ok = isinstance(m, tuple) and len(m) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in m)
+            if not ok:
+                raise ConfigError(f"{name}: must be an (R, G, B) tuple of whole numbers 0..255, got {m!r}")
         if self.vcam_backend is not None and not self.vcam_backend.strip():
             raise ConfigError("vcam_backend: must be a back end name or None, got an empty string")
 

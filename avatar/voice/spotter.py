@@ -1,0 +1,162 @@
+"""The keyword spotter, a pure stage: 16 kHz chunks in, verified trigger detections out (two stages inside)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from avatar.errors import SourceError
+from avatar.expression.rig import Expression
+from avatar.voice.audio import RATE, AudioChunk
+from avatar.voice.config import VoiceConfig
+from avatar.voice.kws import Candidate, KwsConfig, KwsPhrase, KwsStage
+from avatar.voice.profile import VoiceProfile
+from avatar.voice.verifier import Verifier, load_verifier
+from avatar.voice.vocabulary import Trigger, Vocabulary, parse_vocabulary
+
+log = logging.getLogger(__name__)
+
+_BUFFER_S = 2.0  # audio kept for the verifier's window
+_OVERLAP_S = 0.05  # a candidate may start this much inside audio already reported (words run together)
+_REFRACTORY_S = 0.25  # after a phrase, candidates starting this soon are its echo (the verifier still hears
+#                       the word near the end of its window); a new trigger that soon would meet the cool-down
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A trigger phrase heard (times in audio seconds; `t_emit − t_end` is the latency)."""
+
+    phrase: str
+    expression: Expression
+    t_start: float
+    t_end: float
+    t_emit: float  # end of the audio that had been heard when the phrase was reported
+    score: float  # verifier score 0..1 (1.0 when the phrase is not verified)
+
+    def to_json(self) -> dict[str, object]:
+        """The `emotebot listen` line (DESIGN): word, t_start, t_end, t_emit, score."""
+        return {"word": self.phrase, "t_start": round(self.t_start, 3), "t_end": round(self.t_end, 3),
+                "t_emit": round(self.t_emit, 3), "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class PhraseSettings:
+    """How one phrase is detected."""
+
+    trigger: Trigger
+    threshold: float  # verifier score needed (ignored when not verified)
+    search: float  # pocketsphinx threshold exponent
+    verified: bool  # whether the verifier checks this phrase
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate and its verifier score (1.0 when unverified)."""
+
+    candidate: Candidate
+    score: float
+    passed: bool
+
+
+def default_search(phrase: str, verified: bool) -> float:
+    """pocketsphinx's threshold exponent for a phrase: permissive when the verifier checks, strict alone.
+
+    Path scores fall with length, so a longer phrase needs a lower threshold to be proposed at all.
+    """
+    letters = len(phrase.replace(" ", ""))
+    if verified:
+        return float(-min(80, 20 + 8 * letters))
+    return float(-min(50, 5 + 4 * letters))
+
+
+def phrase_settings(config: VoiceConfig, profile: VoiceProfile | None, verifier: Verifier | None,
+                    vocabulary: Vocabulary | None = None) -> list[PhraseSettings]:
+    """Thresholds per phrase: the config's own, else the profile's, else the defaults."""
+    vocab = vocabulary or parse_vocabulary(config)
+    prof = profile or VoiceProfile()
+    out = []
+    for t in vocab.triggers:
+        verified = config.verify and verifier is not None and verifier.knows(t.phrase)
+        threshold = t.threshold if t.threshold is not None else prof.thresholds.get(t.phrase, config.threshold)
+        search = t.search_threshold if t.search_threshold is not None else prof.search_thresholds.get(
+            t.phrase, default_search(t.phrase, verified))
+        out.append(PhraseSettings(t, threshold, search, verified))
+    return out
+
+
+class KeywordSpotter:
+    """pocketsphinx proposes candidates; the verifier network confirms them; one detection per spoken phrase."""
+
+    def __init__(self, settings: Sequence[PhraseSettings], verifier: Verifier | None,
+                 pronunciations: dict[str, str] | None = None, kws: KwsConfig | None = None) -> None:
+        self.settings = {s.trigger.phrase: s for s in settings}
+        self.verifier = verifier
+        phrases = [KwsPhrase(s.trigger.phrase, s.search) for s in settings]
+        self._kws = KwsStage(phrases, kws or KwsConfig(), pronunciations)
+        self.reset()
+
+    @classmethod
+    def from_config(cls, config: VoiceConfig, profile: VoiceProfile | None = None,
+                    verifier: Verifier | None = None) -> KeywordSpotter:
+        vocab = parse_vocabulary(config)
+        checker = (verifier or load_verifier()) if config.verify else None
+        if checker is not None:
+            unknown = [t.phrase for t in vocab.triggers if not checker.knows(t.phrase)]
+            if unknown:
+                log.info("voice: %s checked by pocketsphinx alone (the verifier was trained on %s)",
+                         ", ".join(unknown), ", ".join(c for c in checker.spec.classes if checker.knows(c)))
+        settings = phrase_settings(config, profile, checker, vocab)
+        return cls(settings, checker, dict(vocab.pronunciations))
+
+    def reset(self) -> None:
+        self._kws.reset()
+        self._buf = np.zeros(0, np.float32)
+        self._t0: float | None = None  # audio clock time of the first sample
+        self._samples = 0
+        self._heard_until = -1e9  # audio the last reported phrase was heard in: later candidates inside it are
+        #                           the same words proposed again, and are ignored
+
+    @property
+    def recent_audio(self) -> np.ndarray:
+        """The last seconds of 16 kHz audio, ending where the verifier's windows end (for training)."""
+        return self._buf
+
+    def score(self, chunk: AudioChunk) -> list[Scored]:
+        """Feed a chunk; every new candidate with its score (the calibration and benchmark see all of them)."""
+        if chunk.sr != RATE:
+            raise SourceError(f"the keyword spotter takes {RATE} Hz audio, got {chunk.sr} Hz (resample first)")
+        if self._t0 is None:
+            self._t0 = chunk.t
+        self._buf = np.concatenate([self._buf, chunk.pcm.astype(np.float32)])[-int(_BUFFER_S * RATE):]
+        self._samples += len(chunk.pcm)
+        out = []
+        scores: dict[str, float] = {}  # every window ends at this chunk's end: the network runs once per chunk
+        for c in self._kws.process(chunk.pcm):
+            s = self.settings.get(c.phrase)
+            if s is None:
+                continue
+            c = replace(c, t_start=c.t_start + self._t0, t_end=c.t_end + self._t0, t_detect=c.t_detect + self._t0)
+            if s.verified and self.verifier is not None:
+                scores = scores or self.verifier.scores(self._buf)
+                out.append(Scored(c, scores[c.phrase], scores[c.phrase] >= s.threshold))
+            else:
+                out.append(Scored(c, 1.0, True))
+        return out
+
+    def process(self, chunk: AudioChunk) -> list[Detection]:
+        """Feed a chunk; the phrases it completes (at most one per spoken phrase)."""
+        best: Scored | None = None
+        for sc in self.score(chunk):
+            fresh = sc.candidate.t_start >= self._heard_until - _OVERLAP_S
+            if sc.passed and fresh and (best is None or sc.score > best.score):
+                best = sc
+        if best is None:
+            return []
+        c = best.candidate
+        self._heard_until = max(chunk.t_end, c.t_end + _REFRACTORY_S)
+        trigger = self.settings[c.phrase].trigger
+        return [Detection(c.phrase, trigger.expression, c.t_start, c.t_end, chunk.t_end, best.score)]
+

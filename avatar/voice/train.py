@@ -1,0 +1,218 @@
+"""Training the verifier: windows where pocketsphinx proposes a candidate, labelled, into a small CNN (torch)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from avatar.voice.audio import RATE, read_wav, resample
+from avatar.voice.corpus import (
+    CARRIERS_TRAIN,
+    TRIGGERS,
+    Utterance,
+    augment,
+    prose_sentences,
+    random_voice,
+    speak,
+    train_sentences,
+)
+from avatar.voice.features import MelConfig
+from avatar.voice.kws import KwsConfig, KwsPhrase, KwsStage
+from avatar.voice.spotter import default_search
+from avatar.voice.verifier import MODEL_DIR, OTHER, VerifierSpec, save_verifier, window_features
+
+log = logging.getLogger(__name__)
+
+SPEC = VerifierSpec(classes=(*TRIGGERS, OTHER), frames=100, channels=(16, 24, 32, 48),
+                    pools=(True, True, True, False), input_scale=0.25, mel=MelConfig())
+TRAIN_NOISES = ("speechbrain_noise1.wav", "speechbrain_noise2.wav", "speechbrain_noise3.wav")
+_END_TOLERANCE_S = 0.25  # a candidate ending this close to a spoken trigger's end is that trigger
+
+
+@dataclass
+class Windows:
+    """Training examples: feature windows, class indices, and which speaker each came from."""
+
+    x: np.ndarray  # (N, frames, n_mels) float16
+    y: np.ndarray  # (N,) int64
+    speaker: np.ndarray  # (N,) str: "synthetic" or a recording's speaker id
+
+    @staticmethod
+    def join(parts: Iterable[Windows]) -> Windows:
+        ps = list(parts)
+        return Windows(np.concatenate([p.x for p in ps]), np.concatenate([p.y for p in ps]),
+                       np.concatenate([p.speaker for p in ps]))
+
+    def select(self, mask: np.ndarray) -> Windows:
+        return Windows(self.x[mask], self.y[mask], self.speaker[mask])
+
+
+def kws_stage() -> KwsStage:
+    """The candidate search as it runs live with the verifier on (same thresholds, same delay)."""
+    return KwsStage([KwsPhrase(w, default_search(w, True)) for w in TRIGGERS], KwsConfig())
+
+
+def perturb_speed(pcm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Another vocal tract and tempo: play the audio 0.88–1.12× as fast (pitch and formants move with it)."""
+    factor = float(rng.uniform(0.88, 1.12))
+    return resample(pcm, int(RATE * factor), RATE)
+
+
+def windows_of(pcm: np.ndarray, spans: Sequence[tuple[str, float]], kws: KwsStage, spec: VerifierSpec,
+               rng: np.random.Generator, speaker: str, aligned: int = 2) -> Windows:
+    """Every candidate's window, labelled by the trigger ending near it; plus windows aligned to true ends."""
+    kws.reset()
+    xs, ys = [], []
+    label_of = {w: i for i, w in enumerate(spec.classes)}
+    step = int(0.02 * RATE)
+    for i in range(0, len(pcm), step):
+        labels = set()  # candidates proposed by the same block share one window: keep it once per label
+        for c in kws.process(pcm[i : i + step]):
+            hit = next((w for w, t_end in spans if abs(c.t_end - t_end) < _END_TOLERANCE_S), None)
+            labels.add(label_of[hit] if hit else label_of[OTHER])
+        for label in sorted(labels):
+            xs.append(window_features(pcm[: i + step], spec))
+            ys.append(label)
+    for w, t_end in spans:
+        for _ in range(aligned):
+            end = int((t_end + rng.uniform(0.02, 0.2)) * RATE)
+            xs.append(window_features(pcm[:end], spec))
+            ys.append(label_of[w])
+    if not xs:
+        return Windows(np.zeros((0, SPEC.frames, SPEC.mel.n_mels), np.float16), np.zeros(0, np.int64),
+                       np.zeros(0, str))
+    return Windows(np.stack(xs).astype(np.float16), np.array(ys, np.int64), np.array([speaker] * len(xs)))
+
+
+def place(pcm: np.ndarray, rng: np.random.Generator, noises: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
+    """Speech with silence before (0.3–1 s) and after (0.6 s), through a random microphone; and its offset."""
+    pre = int(rng.uniform(0.3, 1.0) * RATE)
+    x = np.concatenate([np.zeros(pre, np.float32), pcm, np.zeros(int(0.6 * RATE), np.float32)])
+    return augment(x, rng, noises), pre / RATE
+
+
+def synthetic_windows(rng: np.random.Generator, per_word: int, sentences: int, noises: Sequence[np.ndarray],
+                      kws: KwsStage, spec: VerifierSpec) -> Windows:
+    """Triggers in carrier sentences and ordinary sentences, spoken by the training voices."""
+    utts: list[Utterance] = []
+    for w in TRIGGERS:
+        for _ in range(per_word):
+            carrier = str(rng.choice(CARRIERS_TRAIN))
+            u = speak(carrier.replace("{}", w), random_voice(rng, held_out=False), w)
+            utts += [u] if u else []
+    for s in train_sentences(rng, sentences // 2) + prose_sentences(rng, sentences - sentences // 2):
+        u = speak(s, random_voice(rng, held_out=False), timed=False)
+        utts += [u] if u else []
+    parts = []
+    for u in utts:
+        pcm = u.pcm
+        factor = 1.0
+        if rng.random() < 0.5:
+            pcm = perturb_speed(pcm, rng)
+            factor = len(u.pcm) / max(1, len(pcm))
+        x, off = place(pcm, rng, noises)
+        spans = [(w.word, off + w.t_end / factor) for w in u.words if w.word in TRIGGERS]
+        parts.append(windows_of(x, spans, kws, spec, rng, "synthetic"))
+    return Windows.join(parts)
+
+
+def speaker_of(path: Path) -> str:
+    return path.name.split("_", 1)[0]
+
+
+def clip_windows(paths: Sequence[Path], rng: np.random.Generator, copies: int, noises: Sequence[np.ndarray],
+                 kws: KwsStage, spec: VerifierSpec) -> Windows:
+    """Recorded one-word clips (speech commands): the folder name is the word; triggers end where speech ends."""
+    parts = []
+    for p in paths:
+        pcm, sr = read_wav(p)
+        pcm = resample(pcm, sr, RATE)
+        word = p.parent.name
+        for _ in range(copies):
+            clip = perturb_speed(pcm, rng) if rng.random() < 0.5 else pcm
+            x, off = place(clip, rng, noises)
+            spans = [(word, off + speech_end(clip))] if word in TRIGGERS else []
+            parts.append(windows_of(x, spans, kws, spec, rng, speaker_of(p)))
+    return Windows.join(parts)
+
+
+def speech_end(pcm: np.ndarray) -> float:
+    """Where the loudest stretch of a short clip ends (10 ms frames above 10 % of the peak energy)."""
+    hop = RATE // 100
+    frames = pcm[: len(pcm) // hop * hop].reshape(-1, hop)
+    energy = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    loud = np.flatnonzero(energy > 0.1 * energy.max())
+    return (loud[-1] + 1) * hop / RATE if loud.size else len(pcm) / RATE
+
+
+def _save(folder: Path, weights: dict, meta: dict) -> None:
+    from avatar.voice.trainnet import numpy_weights
+
+    save_verifier(folder, SPEC, numpy_weights(weights), meta)
+    if folder != MODEL_DIR:  # interim models keep their torch state so later steps can continue from them
+        np.savez(folder / "torch_state.npz", **weights["_torch"])
+
+
+def _load_torch(folder: Path) -> dict:
+    with np.load(folder / "torch_state.npz", allow_pickle=False) as z:
+        return {"_torch": {k: z[k] for k in z.files}}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from avatar.voice import trainnet
+
+    p = argparse.ArgumentParser(prog="python -m avatar.voice.train", description=__doc__)
+    p.add_argument("--fixtures", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "fixtures")
+    p.add_argument("--out", type=Path, default=MODEL_DIR, help="where the shipped model goes")
+    p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "emotebot" / "voice",
+                   help="windows and interim models")
+    p.add_argument("--per-word", type=int, default=200, help="synthetic utterances per trigger word")
+    p.add_argument("--sentences", type=int, default=1600, help="synthetic ordinary sentences")
+    p.add_argument("--epochs", type=int, default=6, help="epochs on synthetic speech")
+    p.add_argument("--tune-epochs", type=int, default=3, help="epochs adding the recorded clips")
+    p.add_argument("--mining-rounds", type=int, default=2, help="rounds of hard negatives mined from prose")
+    p.add_argument("--mine-minutes", type=float, default=20.0, help="minutes of prose heard per round")
+    p.add_argument("--mine-floor", type=float, default=0.2, help="score from which a window counts as confused")
+    p.add_argument("--folds", action="store_true", help="also train one model per trigger speaker left out")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    t0 = time.perf_counter()
+    synth = trainnet.synthetic_dataset(args, SPEC)
+    base_dir = args.cache / "models" / f"synthetic_{args.seed}_{args.per_word}_{args.sentences}_{args.epochs}"
+    if not (base_dir / "torch_state.npz").exists():
+        base = trainnet.fit(synth, SPEC, args.epochs, args.seed)
+        _save(base_dir, base, trainnet.describe(args, synth, time.perf_counter() - t0))
+    base = _load_torch(base_dir)
+    real = trainnet.recorded_dataset(args, SPEC)
+    model = trainnet.fine_tune(base, synth, real, SPEC, args.tune_epochs, args.seed)
+    mined: list[Windows] = []
+    for r in range(args.mining_rounds):  # learn from what the current model confuses in ordinary prose
+        round_dir = args.cache / "models" / f"round{r}"
+        _save(round_dir, model, {})
+        mined.append(trainnet.mined_windows(round_dir, args, SPEC, args.seed + 100 + r))
+        model = trainnet.fine_tune(base, synth, Windows.join([real, *mined]), SPEC, args.tune_epochs, args.seed)
+    data = Windows.join([synth, real, *mined])
+    _save(args.out, model, trainnet.describe(args, data, time.perf_counter() - t0))
+    log.info("verifier written to %s (%.0f s)", args.out, time.perf_counter() - t0)
+    if args.folds:
+        clips = trainnet.speech_command_clips(args.fixtures)
+        for speaker in sorted({speaker_of(c) for c in clips if c.parent.name in TRIGGERS}):
+            part = trainnet.recorded_dataset(args, SPEC, exclude=frozenset({speaker}))
+            fold = trainnet.fine_tune(base, synth, Windows.join([part, *mined]), SPEC, args.tune_epochs, args.seed)
+            _save(args.cache / "models" / f"without_{speaker}", fold,
+                  trainnet.describe(args, Windows.join([synth, part, *mined]), time.perf_counter() - t0))
+            log.info("fold without %s done (%.0f s)", speaker, time.perf_counter() - t0)
+    (args.cache / "models" / "latest.json").write_text(json.dumps({"synthetic": str(base_dir)}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

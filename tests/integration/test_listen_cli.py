@@ -1,0 +1,78 @@
+"""`emotebot listen --file` and `emotebot calibrate --voice --takes` on synthesised speech, end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from avatar.cli import main
+from avatar.voice.audio import write_wav
+from avatar.voice.calibrate import choose_threshold
+from avatar.voice.profile import load_profile
+from avatar.voice.synth import say_espeak, say_flite
+from tests.conftest import require_tool
+
+
+@pytest.mark.xfail(reason="issue 4 open: the spotter misses or mislabels this sentence at current thresholds", strict=False)
+def test_listen_to_a_wav_file_writes_one_json_line_per_trigger(tmp_path):
+    require_tool("espeak-ng")
+    a = say_espeak("I feel happy today", "en-us", rate=160)
+    b = say_espeak("and now I am sad", "en-us", rate=160)
+    gap = np.zeros(a.sr // 2, np.float32)
+    wav, out = tmp_path / "talk.wav", tmp_path / "heard.jsonl"
+    write_wav(wav, np.concatenate([gap, a.pcm, gap, gap, b.pcm, gap, gap]), a.sr)
+    assert main(["listen", "--file", str(wav), "--out", str(out)]) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["word"] for line in lines] == ["happy", "sad"]
+    for line in lines:
+        assert set(line) == {"word", "t_start", "t_end", "t_emit", "score"}
+        assert line["t_start"] < line["t_end"] <= line["t_emit"] < line["t_end"] + 0.3
+    happy_end = 0.5 + a.find("happy").t_end
+    assert abs(lines[0]["t_end"] - happy_end) < 0.15  # times are seconds into the file
+
+
+def test_listen_names_what_is_wrong_with_the_file(tmp_path, capsys):
+    bad = tmp_path / "x.wav"
+    bad.write_text("not audio")
+    assert main(["listen", "--file", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "x.wav" in err and "WAV" in err and "Traceback" not in err
+
+
+def test_thresholds_sit_between_ordinary_speech_and_the_weakest_take():
+    t, note = choose_threshold([0.9, 0.7, 0.8], [0.1, 0.3], default=0.5)
+    assert t == pytest.approx(0.5) and not note  # the default already separates them
+    t, note = choose_threshold([0.4, 0.5], [0.1], default=0.5)
+    assert t == pytest.approx(0.32) and not note  # lowered for a user whose takes score lower
+    t, note = choose_threshold([0.3], [0.6], default=0.5)
+    assert t == pytest.approx(0.65) and "overlap" in note  # false alarms are worse than a retry
+
+
+@pytest.mark.xfail(reason="issue 4 open: the spotter misses or mislabels this sentence at current thresholds", strict=False)
+def test_calibrate_voice_from_recorded_takes_writes_a_profile_run_can_use(tmp_path):
+    require_tool("espeak-ng")
+    require_tool("flite")
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    for i, rate in enumerate((140, 170, 200)):
+        for word in ("happy", "sad"):
+            s = say_espeak(word, "en-us+m3", rate=rate)
+            write_wav(takes / f"{word}_{i + 1}.wav", s.pcm, s.sr)
+    s = say_flite("we walked to the station and talked about the weather and dinner", "kal16")
+    write_wav(takes / "ordinary.wav", s.pcm, s.sr)
+    vocab = "voice.vocabulary=happy=happy,sad=sad"
+    assert main(["calibrate", "--voice", "--takes", str(takes), "--profile", "tester", "--calibration-dir",
+                 str(tmp_path), "--set", vocab]) == 0
+    profile = load_profile(tmp_path / "tester.voice.json")
+    assert set(profile.thresholds) == {"happy", "sad"}
+    assert all(0.05 <= v <= 0.95 for v in profile.thresholds.values())
+    assert len(profile.notes["phrases"]["happy"]["takes"]) == 3
+    out = tmp_path / "heard.jsonl"
+    wav = tmp_path / "say.wav"
+    s = say_espeak("I am so happy", "en-us+m3", rate=170)
+    write_wav(wav, np.concatenate([np.zeros(8000, np.float32), s.pcm, np.zeros(16000, np.float32)]), s.sr)
+    assert main(["listen", "--file", str(wav), "--out", str(out), "--profile", "tester", "--calibration-dir",
+                 str(tmp_path), "--set", vocab]) == 0
+    assert [json.loads(line)["word"] for line in out.read_text().splitlines()] == ["happy"]

@@ -1,0 +1,98 @@
+"""The keyword spotter fed synthesised speech and recorded clips (no microphone), and its verifier network."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from avatar.errors import ConfigError, ModelError
+from avatar.expression.rig import Expression
+from avatar.voice.audio import RATE, chunks, read_wav, resample
+from avatar.voice.config import VoiceConfig
+from avatar.voice.kws import KwsConfig, KwsPhrase, KwsStage
+from avatar.voice.spotter import KeywordSpotter
+from avatar.voice.synth import say_espeak
+from avatar.voice.verifier import MODEL_DIR, Verifier, load_verifier
+from tests.conftest import require_tool
+
+
+@pytest.fixture(scope="module")
+def spotter() -> KeywordSpotter:
+    return KeywordSpotter.from_config(VoiceConfig())
+
+
+def spot(spotter: KeywordSpotter, pcm: np.ndarray, sr: int):
+    spotter.reset()
+    x = resample(np.concatenate([np.zeros(sr // 2, np.float32), pcm, np.zeros(sr, np.float32)]), sr)
+    return [d for c in chunks(x, RATE, 0.02) for d in spotter.process(c)]
+
+
+@pytest.mark.xfail(reason="issue 4 open: the spotter misses or mislabels this sentence at current thresholds", strict=False)
+@pytest.mark.parametrize(("text", "word", "voice"), [
+    ("I feel happy today", "happy", "en-us"),
+    ("that was a surprised look", "surprised", "en-gb-x-rp"),
+    ("now he is angry again", "angry", "en-us+m3"),
+])
+def test_a_trigger_inside_a_sentence_is_found_once_where_it_was_said(spotter, text, word, voice):
+    require_tool("espeak-ng")
+    speech = say_espeak(text, voice, rate=160)
+    found = spot(spotter, speech.pcm, speech.sr)
+    assert [d.phrase for d in found] == [word]
+    end = 0.5 + speech.find(word).t_end
+    assert abs(found[0].t_end - end) < 0.15
+    assert 0.0 <= found[0].t_emit - found[0].t_end < 0.3  # reported within 300 ms of the word's end
+    assert found[0].expression is Expression(word)
+
+
+def test_ordinary_sentences_trigger_nothing(spotter):
+    require_tool("espeak-ng")
+    for text in ("we went to the station and bought some bread for lunch",
+                 "what happened to the parcel that was supposed to arrive on monday"):
+        speech = say_espeak(text, "en-us+f2", rate=170)
+        assert spot(spotter, speech.pcm, speech.sr) == []
+
+
+def test_recorded_happy_clips_are_heard(spotter, fixtures):
+    # The shipped verifier trained on these clips (the benchmark scores them with models that did not).
+    clips = sorted((fixtures / "audio" / "speech_commands" / "happy").glob("*.wav"))
+    heard = [any(d.phrase == "happy" for d in spot(spotter, *read_wav(p))) for p in clips]
+    assert sum(heard) == len(clips)
+
+
+def test_words_the_dictionary_lacks_need_a_pronunciation():
+    stage = KwsStage([KwsPhrase("emotebot", -30)], KwsConfig(), {"emotebot": "IY M OW T B AA T"})
+    assert stage.process(np.zeros(1600, np.float32)) == []
+    with pytest.raises(ConfigError, match="unknown phone"):
+        KwsStage([KwsPhrase("emotebot", -30)], KwsConfig(), {"emotebot": "IY M QQ T"})
+
+
+def test_verifier_numpy_forward_matches_torch():
+    torch = pytest.importorskip("torch")
+    from avatar.voice.train import SPEC
+    from avatar.voice.trainnet import build_net, export, numpy_weights
+
+    torch.manual_seed(0)
+    net = build_net(SPEC)
+    for m in net.modules():  # non-trivial batch-norm statistics, so the folding is really tested
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    net.eval()
+    x = np.random.default_rng(0).normal(0, 2, (SPEC.frames, SPEC.mel.n_mels)).astype(np.float32)
+    with torch.no_grad():
+        ref = torch.softmax(net(torch.tensor(x)[None]), 1).numpy()[0]
+    ours = Verifier(SPEC, numpy_weights(export(net, SPEC))).probabilities(x)
+    assert np.allclose(ours, ref, atol=1e-5)
+
+
+def test_a_corrupt_verifier_file_is_refused(tmp_path):
+    for name in ("verifier.json", "verifier.npz"):
+        (tmp_path / name).write_bytes((MODEL_DIR / name).read_bytes())
+    meta = json.loads((tmp_path / "verifier.json").read_text())
+    meta["sha256"] = "0" * 64
+    (tmp_path / "verifier.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="sha256"):
+        load_verifier(tmp_path)
+    assert load_verifier(MODEL_DIR).knows("happy")
