@@ -15,7 +15,7 @@ from avatar.voice.synth import say_espeak, say_flite
 from tests.conftest import require_tool
 
 
-@pytest.mark.xfail(reason="issue 4 open: the spotter misses or mislabels this sentence at current thresholds", strict=False)
+@pytest.mark.xfail(reason="issue 4 open: spotter misses or mislabels this sentence", strict=False)
 def test_listen_to_a_wav_file_writes_one_json_line_per_trigger(tmp_path):
     require_tool("espeak-ng")
     a = say_espeak("I feel happy today", "en-us", rate=160)
@@ -50,7 +50,7 @@ def test_thresholds_sit_between_ordinary_speech_and_the_weakest_take():
     assert t == pytest.approx(0.65) and "overlap" in note  # false alarms are worse than a retry
 
 
-@pytest.mark.xfail(reason="issue 4 open: the spotter misses or mislabels this sentence at current thresholds", strict=False)
+@pytest.mark.xfail(reason="issue 4 open: spotter misses or mislabels this sentence", strict=False)
 def test_calibrate_voice_from_recorded_takes_writes_a_profile_run_can_use(tmp_path):
     require_tool("espeak-ng")
     require_tool("flite")

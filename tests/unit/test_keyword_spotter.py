@@ -29,7 +29,7 @@ def spot(spotter: KeywordSpotter, pcm: np.ndarray, sr: int):
     return [d for c in chunks(x, RATE, 0.02) for d in spotter.process(c)]
 
 
-@pytest.mark.xfail(reason="issue 4 open: the spotter misses or mislabels this sentence at current thresholds", strict=False)
+@pytest.mark.xfail(reason="issue 4 open: spotter misses or mislabels this sentence", strict=False)
 @pytest.mark.parametrize(("text", "word", "voice"), [
     ("I feel happy today", "happy", "en-us"),
     ("that was a surprised look", "surprised", "en-gb-x-rp"),
