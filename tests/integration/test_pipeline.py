@@ -49,7 +49,8 @@ def test_video_into_a_virtual_camera(fixtures, memory_backends):
     src = fixtures / "videos" / "lp_d9.mp4"
     stats = run_app(config_for("--source", str(src), "--sink", "vcam", "--vcam-backend", "emotebot-memory",
                                "--max-frames", "12", "--size", "96", "--output-size", "320x180"), None)
-    assert 1 <= len(MemoryCamera.received) == stats.frames_out <= 12
+    # The sink paces by capture time, so a frame that arrives too soon after another may be thinned out.
+    assert 1 <= len(MemoryCamera.received) <= stats.frames_out <= 12
     frames = [f.reshape(180, 320, 3) for _, f in MemoryCamera.received]
     assert all(f.shape == (180, 320, 3) for f in frames)
     # The transparent background arrives chroma green (to key in OBS) and EmoteBot stands in the frame's middle
