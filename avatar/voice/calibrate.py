@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 
 ORDINARY = ("Yesterday I walked to the station, bought a coffee and read the news while the train was late. "
             "Then we talked about the weekend, the weather and what to cook for dinner.")
-_MARGIN_BELOW_WEAKEST = 0.8  # threshold as a share of the user's weakest trigger score
-_MARGIN_ABOVE_FALSE = 0.05  # and at least this far above the best score ordinary speech reached
+# Margins in log-odds: verifier scores crowd near 0 and 1, where a fixed step in probability means nothing
+_MARGIN_BELOW_WEAKEST = 1.0  # a threshold this far below the user's weakest take (0.9 → 0.77, 0.999 → 0.997)
+_MARGIN_ABOVE_FALSE = 1.0  # and at least this far above the best score ordinary speech reached (0.3 → 0.54)
+_HIGHEST = 0.99  # thresholds stay within 0.05..0.99
 _SEARCH_STEP = 10.0  # how far a phrase's search threshold is lowered when a take was not even proposed
 
 
@@ -49,17 +51,30 @@ def _scores(spotter: KeywordSpotter, pcm: np.ndarray) -> dict[str, list[float]]:
     return out
 
 
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1.0 - 1e-6)
+    return float(np.log(p / (1.0 - p)))
+
+
+def _prob(z: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-z)))
+
+
 def choose_threshold(positive: Sequence[float], negative: Sequence[float], default: float) -> tuple[float, str]:
-    """A threshold below every take of the trigger and above ordinary speech; and a note when they overlap."""
-    above_false = (max(negative) if negative else 0.0) + _MARGIN_ABOVE_FALSE
-    below_weakest = _MARGIN_BELOW_WEAKEST * min(positive) if positive else default
+    """A threshold below every take of the trigger and above ordinary speech; and a note when they overlap.
+
+    The default stands unless the user's own takes need a lower one: enrolment lowers a threshold for a voice
+    the verifier finds hard, and never raises false alarms for a voice it already scores confidently.
+    """
+    above_false = _prob(_logit(max(negative)) + _MARGIN_ABOVE_FALSE) if negative else 0.0
+    below_weakest = _prob(_logit(min(positive)) - _MARGIN_BELOW_WEAKEST) if positive else default
     note = ""
     if below_weakest < above_false:
         note = "your takes and ordinary speech overlap; a longer phrase would be more reliable"
         chosen = above_false
     else:
         chosen = max(above_false, min(default, below_weakest))
-    return float(min(0.95, max(0.05, chosen))), note
+    return float(min(_HIGHEST, max(0.05, chosen))), note
 
 
 def tune(takes: Sequence[Take], config: VoiceConfig, verifier: Verifier | None = None) -> VoiceProfile:

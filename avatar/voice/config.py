@@ -22,7 +22,7 @@ class VoiceConfig:
     vocabulary: tuple[str, ...] = DEFAULT_VOCABULARY  # PHRASE=EXPRESSION, e.g. "so happy=happy"
     hold: tuple[str, ...] = ()  # PHRASE=SECONDS before easing back (0 latches); others: expression.hold_s
     thresholds: tuple[str, ...] = ()  # PHRASE=0..1 verifier score needed; beats the profile and `threshold`
-    threshold: float = 0.5  # verifier score needed by phrases without their own (higher: fewer false alarms)
+    threshold: float = 0.95  # verifier score needed by phrases without their own (higher: fewer false alarms)
     search_thresholds: tuple[str, ...] = ()  # PHRASE=EXPONENT of pocketsphinx's threshold (-40 = 1e-40)
     pronunciations: tuple[str, ...] = ()  # WORD=ARPABET phones ("emotebot=IY M OW T B AA T") for new words
     verify: bool = True  # check pocketsphinx's candidates with the verifier network (off: pocketsphinx alone)

@@ -23,6 +23,8 @@ _BUFFER_S = 2.0  # audio kept for the verifier's window
 _OVERLAP_S = 0.05  # a candidate may start this much inside audio already reported (words run together)
 _REFRACTORY_S = 0.25  # after a phrase, candidates starting this soon are its echo (the verifier still hears
 #                       the word near the end of its window); a new trigger that soon would meet the cool-down
+_SAME_WORD_S = 1.0  # the same phrase again this soon after it ended is the word still inside the verifier's 1 s
+#                     window (or the user repeating it): one detection is enough, the expression is already set
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class KeywordSpotter:
         self._samples = 0
         self._heard_until = -1e9  # audio the last reported phrase was heard in: later candidates inside it are
         #                           the same words proposed again, and are ignored
+        self._last: tuple[str, float] | None = None  # phrase and end of the last detection
 
     @property
     def recent_audio(self) -> np.ndarray:
@@ -150,13 +153,17 @@ class KeywordSpotter:
         """Feed a chunk; the phrases it completes (at most one per spoken phrase)."""
         best: Scored | None = None
         for sc in self.score(chunk):
-            fresh = sc.candidate.t_start >= self._heard_until - _OVERLAP_S
+            fresh = sc.candidate.t_start >= self._heard_until - _OVERLAP_S and not self._echo(sc.candidate)
             if sc.passed and fresh and (best is None or sc.score > best.score):
                 best = sc
         if best is None:
             return []
         c = best.candidate
         self._heard_until = max(chunk.t_end, c.t_end + _REFRACTORY_S)
+        self._last = (c.phrase, c.t_end)
         trigger = self.settings[c.phrase].trigger
         return [Detection(c.phrase, trigger.expression, c.t_start, c.t_end, chunk.t_end, best.score)]
 
+    def _echo(self, c: Candidate) -> bool:
+        """Whether `c` is the last detected phrase proposed again while it is still in the verifier's window."""
+        return self._last is not None and c.phrase == self._last[0] and c.t_start < self._last[1] + _SAME_WORD_S

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -95,7 +97,7 @@ class _Espeak:
         self.sr = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, 0)
         if self.sr <= 0:
             raise SynthError("espeak-ng could not start (espeak_Initialize failed)")
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # re-entered by the forked child
         self._chunks: list[np.ndarray] = []
         self._events: list[tuple[int, int, int, int]] = []
         self._cb = _CALLBACK(self._on_audio)  # kept referenced: the library calls it later
@@ -112,6 +114,35 @@ class _Espeak:
         return 0
 
     def say(self, text: str, voice: str, rate: int, pitch: int, pitch_range: int) -> tuple[np.ndarray, list]:
+        """Synthesised in a forked child where fork exists: the library carries state from one utterance into the
+        next (glottal flutter, noise, filter memory), so in process the same sentence comes out differently each
+        time; a child starts from the state right after initialisation, and tests hear the same audio every run."""
+        if not hasattr(os, "fork"):
+            return self._say_here(text, voice, rate, pitch, pitch_range)
+        with self.lock:
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: synthesise, hand back the result or the error, leave without cleanup
+                os.close(r)
+                try:
+                    result: object = self._say_here(text, voice, rate, pitch, pitch_range)
+                except BaseException as e:  # the parent raises it
+                    result = SynthError(str(e))
+                with os.fdopen(w, "wb") as f:
+                    f.write(pickle.dumps(result))
+                os._exit(0)
+            os.close(w)
+            with os.fdopen(r, "rb") as f:
+                data = f.read()
+            os.waitpid(pid, 0)
+        if not data:
+            raise SynthError(f"espeak-ng stopped while speaking {text!r}")
+        result = pickle.loads(data)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _say_here(self, text: str, voice: str, rate: int, pitch: int, pitch_range: int) -> tuple[np.ndarray, list]:
         with self.lock:
             if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise SynthError(f"espeak-ng has no voice {voice!r} (see `espeak-ng --voices=en`)")

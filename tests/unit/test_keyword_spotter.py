@@ -29,7 +29,6 @@ def spot(spotter: KeywordSpotter, pcm: np.ndarray, sr: int):
     return [d for c in chunks(x, RATE, 0.02) for d in spotter.process(c)]
 
 
-@pytest.mark.xfail(reason="issue 4 open: spotter misses or mislabels this sentence", strict=False)
 @pytest.mark.parametrize(("text", "word", "voice"), [
     ("I feel happy today", "happy", "en-us"),
     ("that was a surprised look", "surprised", "en-gb-x-rp"),
@@ -40,8 +39,10 @@ def test_a_trigger_inside_a_sentence_is_found_once_where_it_was_said(spotter, te
     speech = say_espeak(text, voice, rate=160)
     found = spot(spotter, speech.pcm, speech.sr)
     assert [d.phrase for d in found] == [word]
-    end = 0.5 + speech.find(word).t_end
-    assert abs(found[0].t_end - end) < 0.15
+    said = speech.find(word)
+    # pocketsphinx ends a keyphrase when its last phone is reached, which can be before that phone is over
+    # ("happy" fires on the "p"): the detection lies within the word, never on its neighbours
+    assert 0.5 + said.t_start < found[0].t_end < 0.5 + said.t_end + 0.15
     assert 0.0 <= found[0].t_emit - found[0].t_end < 0.3  # reported within 300 ms of the word's end
     assert found[0].expression is Expression(word)
 

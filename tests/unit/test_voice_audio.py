@@ -10,6 +10,7 @@ import pytest
 from avatar.voice.audio import AudioChunk, LevelMeter, Resampler, chunks, read_wav, resample, write_wav
 from avatar.voice.listener import FrontEnd
 from avatar.voice.mic import MicConfig, MicStream, MicUnavailableError, RawBlock, register_backend, unregister_backend
+from tests.conftest import require_tool
 
 
 @pytest.mark.parametrize("sr", [48000, 44100, 22050, 8000])
@@ -127,3 +128,14 @@ def test_front_end_resamples_onto_a_sample_counting_clock():
     assert out[0].t == pytest.approx(10.0) and out[0].sr == 16000
     # the second block arrived late (jitter) but the audio clock counts samples, so chunks stay contiguous
     assert out[1].t == pytest.approx(out[0].t_end) and out[2].t == pytest.approx(out[1].t_end)
+
+
+def test_synthesised_test_speech_is_the_same_every_time():
+    require_tool("espeak-ng")
+    from avatar.voice.synth import say_espeak
+
+    first = say_espeak("now he is angry again", "en-us+m3", rate=160)
+    say_espeak("something else first", "en-gb-x-rp", rate=200, pitch=80)  # the library keeps state between calls
+    again = say_espeak("now he is angry again", "en-us+m3", rate=160)
+    assert first.pcm.size > 0 and np.array_equal(first.pcm, again.pcm)
+    assert [w.word for w in first.words] == ["now", "he", "is", "angry", "again"] and first.words == again.words
