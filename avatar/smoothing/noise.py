@@ -256,11 +256,12 @@ def spectrum_bands(clips: Sequence[Clip], bands: Sequence[float] = (0.0, 2.0, 5.
 # --- sampling --------------------------------------------------------------------------------------------
 
 
-def sample_noise(profile: NoiseProfile, n: int, rng: np.random.Generator, level: float = 1.0) -> np.ndarray:
+def sample_noise(profile: NoiseProfile, n: int, rng: np.random.Generator,
+                 level: float | np.ndarray = 1.0) -> np.ndarray:
     """(n, N_FACE) noise in field-range units: correlated AR(1) Gaussian noise plus occasional outlier frames.
 
-    `level` scales everything (0 = none): the smoother is trained across levels so one model serves cameras
-    noisier or cleaner than the measured one.
+    `level` scales everything (0 = none), or each field when an (N_FACE,) array: the smoother is trained
+    across levels so one model serves cameras noisier or cleaner than the measured one.
     """
     L = np.linalg.cholesky(profile.correlation + 1e-6 * np.eye(N_FACE))
     rho = np.clip(profile.ac1, -0.6, 0.95)

@@ -15,9 +15,10 @@ import torch
 
 from avatar.errors import ModelError
 from avatar.expression.rig import N_FACE, RIG_VERSION
+from avatar.smoothing.metrics import still_mask
 from avatar.smoothing.model import GruConfig, GruSmootherNet, init_gain_bias
 from avatar.smoothing.noise import NoiseProfile
-from avatar.smoothing.synth import Track, synth_track
+from avatar.smoothing.synth import REAL, Realism, Track, synth_track
 from avatar.smoothing.train_config import TrainConfig
 from avatar.smoothing.units import normalise
 
@@ -36,15 +37,20 @@ class Batch:
     clean: torch.Tensor
     mask: torch.Tensor
     level: torch.Tensor  # (B,) noise level of each clip
+    still: torch.Tensor  # (B, T, F) 1 where the truth is still (metrics.still_mask) and a face is in view
+
+    def pick(self, idx: torch.Tensor) -> Batch:
+        return Batch(self.x[idx], self.aux[idx], self.clean[idx], self.mask[idx], self.level[idx], self.still[idx])
 
 
 def to_batch(tracks: list[Track]) -> Batch:
     x = np.stack([normalise(tr.noisy) for tr in tracks])
     clean = np.stack([normalise(tr.clean) for tr in tracks])
     aux = np.stack([aux_inputs(tr.t, tr.present, tr.level) for tr in tracks])
+    still = np.stack([still_mask(c, tr.t) & tr.present[:, None] for c, tr in zip(clean, tracks, strict=True)])
     f = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
     return Batch(f(x), f(aux), f(clean), f(np.stack([tr.present for tr in tracks])),
-                 f(np.array([tr.level for tr in tracks])))
+                 f(np.array([tr.level for tr in tracks])), f(still))
 
 
 def aux_inputs(t: np.ndarray, present: np.ndarray, strength: float) -> np.ndarray:
@@ -53,9 +59,14 @@ def aux_inputs(t: np.ndarray, present: np.ndarray, strength: float) -> np.ndarra
     return np.stack([np.clip(dt, 0.0, 4.0), present.astype(np.float64), np.full(len(t), strength)], axis=1)
 
 
-def make_pool(profile: NoiseProfile, n: int, frames: int, seed: int) -> Batch:
+def make_pool(profile: NoiseProfile, n: int, frames: int, seed: int, realism: Realism = REAL) -> Batch:
     rng = np.random.default_rng(seed)
-    return to_batch([synth_track(profile, frames, rng) for _ in range(n)])
+    return to_batch([synth_track(profile, frames, rng, realism=realism) for _ in range(n)])
+
+
+def realism(config: TrainConfig) -> Realism:
+    return Realism((config.field_scale_lo, config.field_scale_hi), config.hop_rate, config.sway,
+                   config.jumps)
 
 
 def unroll(net: GruSmootherNet, x: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
@@ -73,8 +84,10 @@ def robust(e: torch.Tensor, delta: float = _DELTA) -> torch.Tensor:
     return delta**2 * (torch.sqrt(1.0 + (e / delta) ** 2) - 1.0)
 
 
-def loss_fn(net: GruSmootherNet, y: torch.Tensor, b: Batch, jitter_weight: float) -> torch.Tensor:
-    """Error and second-difference error in units of each clip's noise, over frames with a face.
+def loss_fn(net: GruSmootherNet, y: torch.Tensor, b: Batch, jitter_weight: float,
+            still_weight: float = 0.0) -> torch.Tensor:
+    """Error, second-difference error and (where the truth is still) the output's own second difference, in
+    units of each clip's noise, over frames with a face.
 
     Robust beyond a few sigmas: the rare huge errors (a fast blink, the face back elsewhere) would otherwise
     make every batch's loss a lottery of how many of them it drew.
@@ -86,7 +99,12 @@ def loss_fn(net: GruSmootherNet, y: torch.Tensor, b: Batch, jitter_weight: float
     d2 = err[:, 2:] - 2 * err[:, 1:-1] + err[:, :-2]
     m2 = m[:, 2:] * m[:, 1:-1] * m[:, :-2]
     jitter = (robust(d2) * m2).sum() / (m2.sum() * y.shape[2])
-    return plain + jitter_weight * jitter
+    if still_weight <= 0:
+        return plain + jitter_weight * jitter
+    shake = (y[:, 2:] - 2 * y[:, 1:-1] + y[:, :-2]) / sigma  # the output's own curvature
+    s = b.still[:, 1:-1] * m2
+    still = (robust(shake) * s).sum() / s.sum().clamp_min(1.0)
+    return plain + jitter_weight * jitter + still_weight * still
 
 
 @dataclass(frozen=True)
@@ -102,7 +120,7 @@ class Trained:
 def train(config: TrainConfig, profile: NoiseProfile, progress: Progress | None = None) -> Trained:
     """Train from scratch, seeded; stops at config.steps or config.max_minutes, whichever comes first."""
     torch.manual_seed(config.seed)
-    pool = make_pool(profile, config.clips, config.frames, config.seed)
+    pool = make_pool(profile, config.clips, config.frames, config.seed, realism(config))
     net = GruSmootherNet(GruConfig(hidden=config.hidden), torch.tensor(profile.std, dtype=torch.float32))
     init_gain_bias(net)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
@@ -113,8 +131,8 @@ def train(config: TrainConfig, profile: NoiseProfile, progress: Progress | None 
     losses: list[float] = []
     for step in range(1, config.steps + 1):
         idx = torch.randint(0, config.clips, (config.batch,), generator=gen)
-        b = Batch(pool.x[idx], pool.aux[idx], pool.clean[idx], pool.mask[idx], pool.level[idx])
-        loss = loss_fn(net, unroll(net, b.x, b.aux), b, config.jitter_weight)
+        b = pool.pick(idx)
+        loss = loss_fn(net, unroll(net, b.x, b.aux), b, config.jitter_weight, config.still_weight)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)

@@ -18,6 +18,16 @@ class TrainConfig:
     clips: int = 2048  # clips in the training pool, drawn with replacement
     lr: float = 2e-3  # Adam learning rate, decayed by cosine to 5% of it
     jitter_weight: float = 4.0  # weight of the second-difference error (jitter) beside the plain error
+    # weight of the output's own second difference where the truth is still (the benchmark's jitter): the
+    # error terms alone let the net follow slow sway closely, and with it the noise riding on it
+    still_weight: float = 6.0
+    # training-only realism (synth.Realism): per-field noise scale range, extra heavy-tailed hops, slow sway
+    # (the defaults are the shipped model's, picked on the fixture videos: benchmarks/smoother.md)
+    field_scale_lo: float = 0.2  # each field's noise × log-uniform in field_scale_lo..field_scale_hi
+    field_scale_hi: float = 1.2
+    hop_rate: float = 0.03  # extra share of frames with a jump of several sigmas
+    sway: float = 0.5  # slow motion on every field up to this many noise sigmas
+    jumps: float = 0.0  # instant steps of the truth per field per minute
     hidden: int = 48  # GRU units
     max_minutes: float = 10.0  # stop early after this long (the CPU is shared)
 
@@ -29,3 +39,8 @@ class TrainConfig:
             raise ConfigError(f"train.frames must be >= 8, got {self.frames}")
         if not self.lr > 0 or self.jitter_weight < 0 or not self.max_minutes > 0:
             raise ConfigError("train.lr and train.max_minutes must be > 0, train.jitter_weight >= 0")
+        if self.still_weight < 0 or self.hop_rate < 0 or self.sway < 0 or self.jumps < 0:
+            raise ConfigError("train.still_weight, train.hop_rate, train.sway and train.jumps must be >= 0")
+        if not 0 < self.field_scale_lo <= self.field_scale_hi:
+            raise ConfigError(f"train.field_scale_lo must be > 0 and <= train.field_scale_hi, got "
+                              f"{self.field_scale_lo}..{self.field_scale_hi}")

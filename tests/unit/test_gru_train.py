@@ -20,6 +20,7 @@ try:
         load_checkpoint,
         loss_fn,
         make_pool,
+        realism,
         save_checkpoint,
         train,
         unroll,
@@ -64,6 +65,25 @@ def test_a_few_steps_lower_the_loss_and_runs_are_seeded() -> None:
     assert after < before
     for pa, pb in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
         assert torch.equal(pa, pb)
+
+
+def test_still_weight_penalises_only_a_shaking_output_where_the_truth_is_still() -> None:
+    profile = NoiseProfile.load()
+    pool = make_pool(profile, 4, 60, seed=3, realism=realism(TrainConfig(sway=2.0, hop_rate=0.01)))
+    assert 0 < float(pool.still.mean()) < 1
+    net = GruSmootherNet(GruConfig(hidden=8), torch.tensor(profile.std, dtype=torch.float32))
+    calm, shaky = pool.clean.clone(), pool.clean.clone()
+    shaky[:, 1::2] += 0.01
+    with torch.no_grad():
+        # the truth itself curves a little on a still stretch (sway below the still speed): almost no cost
+        assert float(loss_fn(net, calm, pool, 0.0, 5.0)) < 0.01 * float(loss_fn(net, shaky, pool, 0.0, 5.0))
+        plain = float(loss_fn(net, shaky, pool, 4.0))
+        assert float(loss_fn(net, shaky, pool, 4.0, 5.0)) > plain > 0
+    with pytest.raises(ConfigError, match=r"field_scale_lo"):
+        TrainConfig(field_scale_lo=2.0, field_scale_hi=1.0)
+    with pytest.raises(ConfigError, match=r"train.jumps"):
+        TrainConfig(jumps=-1.0)
+    assert realism(TrainConfig(jumps=2.0)).jumps == 2.0
 
 
 def test_checkpoint_rebuilds_the_model_from_the_file_alone(tmp_path: Path) -> None:

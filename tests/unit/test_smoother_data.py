@@ -11,7 +11,7 @@ from avatar.errors import ModelError
 from avatar.expression.rig import FIELD_INDEX, HIGH, LOW, N_FACE
 from avatar.smoothing.metrics import blink_ratios, lag_frames, score
 from avatar.smoothing.noise import Clip, NoiseProfile, estimate, sample_noise
-from avatar.smoothing.synth import blinks, clean_track, hold_missing, min_jerk, synth_track
+from avatar.smoothing.synth import Realism, blinks, clean_track, hold_missing, min_jerk, synth_track
 from avatar.smoothing.units import SPAN_FACE, normalise
 
 BLINK = FIELD_INDEX["eye_blink_left"]
@@ -102,6 +102,33 @@ def test_synthetic_tracks_are_clamped_like_the_solver_output() -> None:
     tr = synth_track(NoiseProfile.load(), 300, np.random.default_rng(8), level=1.0)
     for v in (tr.clean, tr.noisy):
         assert (v >= LOW[:N_FACE] - 1e-9).all() and (v <= HIGH[:N_FACE] + 1e-9).all()
+
+
+def test_realism_is_off_by_default_and_changes_noise_and_sway_when_on() -> None:
+    p = NoiseProfile.load()
+    plain = synth_track(p, 300, np.random.default_rng(8), level=1.0, p_lost=0.0)
+    same = synth_track(p, 300, np.random.default_rng(8), level=1.0, p_lost=0.0, realism=Realism())
+    assert np.array_equal(plain.noisy, same.noisy)  # evaluation clips do not change with the option
+    quiet = Realism(field_scale=(0.1, 0.1))
+    r = synth_track(p, 300, np.random.default_rng(8), level=1.0, p_lost=0.0, realism=quiet)
+    noise = lambda tr: np.median(np.abs(np.diff(normalise(tr.noisy) - normalise(tr.clean), axis=0)))  # noqa: E731
+    assert noise(r) < 0.3 * noise(plain)
+    t = np.arange(300) / 30
+    sway = Realism(sway=3.0).sway_track(t, p, np.random.default_rng(1))
+    amp = np.abs(sway).max(axis=0) / SPAN_FACE
+    assert (amp <= 3.0 * 3 / np.sqrt(1.5) * p.std + 1e-12).all() and amp.max() > 0.5 * p.std.min()
+    speed = np.abs(np.diff(sway, axis=0)).max(axis=0) * 30 / SPAN_FACE
+    assert (speed <= 2 * np.pi * 2.0 * amp * 3 / np.sqrt(1.5) + 1e-12).all()  # slow: at most 2 Hz
+
+
+def test_realism_jumps_are_instant_steps_that_stay() -> None:
+    t = np.arange(1800) / 30  # one minute
+    assert not Realism().jump_track(t, np.random.default_rng(0)).any()
+    off = Realism(jumps=6.0).jump_track(t, np.random.default_rng(0)) / SPAN_FACE
+    steps = np.abs(np.diff(off, axis=0))
+    n = (steps > 0).sum(axis=0)
+    assert 1 <= n.mean() <= 12 and steps.max() <= 0.5  # about 6 a field, each at most half the range
+    assert (steps > 0).mean() < 0.01  # piecewise constant: nothing moves between the steps
 
 
 def test_synthetic_tracks_hold_readings_where_the_face_is_missing() -> None:
