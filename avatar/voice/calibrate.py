@@ -40,8 +40,9 @@ class Take:
 
 
 def _scores(spotter: KeywordSpotter, pcm: np.ndarray) -> dict[str, list[float]]:
-    """Every candidate's score per phrase over one take (padded with silence on both sides)."""
-    spotter.reset()
+    """Every candidate's score per phrase over one take (padded with silence on both sides), heard as the live
+    spotter would hear it: already used to this voice and microphone (see _get_used_to)."""
+    spotter.reset(keep_voice=True)
     pad = np.zeros(RATE // 2, np.float32)
     x = np.concatenate([pad, pcm, pad])
     out: dict[str, list[float]] = {}
@@ -77,6 +78,15 @@ def choose_threshold(positive: Sequence[float], negative: Sequence[float], defau
     return float(min(_HIGHEST, max(0.05, chosen))), note
 
 
+def _get_used_to(spotter: KeywordSpotter, takes: Sequence[Take]) -> None:
+    """Hear all the takes once: live, pocketsphinx has long adapted to the user's voice and microphone (its
+    cepstral mean) before a trigger comes, while a short take heard fresh would score lower than it will live."""
+    spotter.reset()
+    pcm = np.concatenate([t.pcm for t in sorted(takes, key=lambda t: bool(t.phrase))])
+    for i in range(0, len(pcm), RATE // 50):
+        spotter.score(AudioChunk(pcm[i : i + RATE // 50], i / RATE))
+
+
 def tune(takes: Sequence[Take], config: VoiceConfig, verifier: Verifier | None = None) -> VoiceProfile:
     """Per-phrase thresholds from a user's takes; phrases a take did not even propose search more widely."""
     if config.verify and verifier is None:
@@ -86,6 +96,7 @@ def tune(takes: Sequence[Take], config: VoiceConfig, verifier: Verifier | None =
     ordinary = [t.pcm for t in takes if not t.phrase]
     for _ in range(4):  # widen the search for phrases that some take never reached
         spotter = KeywordSpotter(list(settings.values()), verifier, dict(vocab.pronunciations))
+        _get_used_to(spotter, takes)
         missed = {t.phrase for t in takes if t.phrase and t.phrase not in _scores(spotter, t.pcm)}
         if not missed:
             break

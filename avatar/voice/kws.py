@@ -115,11 +115,16 @@ class KwsStage:
         self.config = config
         self._decoder = make_decoder(phrases, config, pronunciations or {})
         self._logmath = self._decoder.get_logmath()
+        self._cmn0 = self._decoder.get_cmn()  # the starting cepstral mean: live CMN then adapts to the speaker
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, keep_voice: bool = False) -> None:
+        """A new stream. It forgets the cepstral mean learnt so far (a stream never depends on the last one)
+        unless `keep_voice`: the same speaker and microphone go on, as in a calibration's takes."""
         if getattr(self, "_in_utt", False):
             self._decoder.end_utt()
+        if not keep_voice:
+            self._decoder.set_cmn(self._cmn0)
         self._samples = 0  # samples fed since the stream began
         self._utt_frame0 = 0  # stream frame where the current utterance began
         self._seen: set[tuple[str, int, int]] = set()

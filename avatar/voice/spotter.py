@@ -113,8 +113,9 @@ class KeywordSpotter:
         settings = phrase_settings(config, profile, checker, vocab)
         return cls(settings, checker, dict(vocab.pronunciations))
 
-    def reset(self) -> None:
-        self._kws.reset()
+    def reset(self, keep_voice: bool = False) -> None:
+        """A new stream; `keep_voice` keeps what pocketsphinx learnt of the speaker's channel (its cepstral mean)."""
+        self._kws.reset(keep_voice)
         self._buf = np.zeros(0, np.float32)
         self._t0: float | None = None  # audio clock time of the first sample
         self._samples = 0
