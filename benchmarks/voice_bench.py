@@ -80,8 +80,9 @@ def synthetic_conversation(rng: np.random.Generator, minutes: float, noises: lis
     return streams
 
 
-def recorded(fixtures: Path) -> tuple[list[Clip], list[Clip], list[Clip], list[Clip]]:
-    """Real "happy" clips, other words (held-out speakers / all), real continuous speech."""
+def recorded(fixtures: Path) -> tuple[list[Clip], list[Clip], list[Clip], list[Clip], dict[str, np.ndarray]]:
+    """Real "happy" clips, other words (held-out speakers / all), real continuous speech, and each "happy"
+    speaker's recordings end to end (their other words and the "happy" itself: 1 to 10 clips a speaker)."""
     clips = speech_command_clips(fixtures)
     _, held_out = split_speakers(clips)
     pad = np.zeros(int(0.5 * RATE), np.float32)
@@ -92,6 +93,7 @@ def recorded(fixtures: Path) -> tuple[list[Clip], list[Clip], list[Clip], list[C
         return Clip(np.concatenate([pad, x, pad]), label, 0.5 + speech_end(x), speaker_of(p))
 
     happy = [load(p, "happy") for p in clips if p.parent.name == "happy"]
+    voices = {c.tag: np.concatenate([load(p, "").pcm for p in clips if speaker_of(p) == c.tag]) for c in happy}
     others = [load(p, "") for p in clips if p.parent.name not in TRIGGERS]
     others_held = [c for c, p in zip(others, [p for p in clips if p.parent.name not in TRIGGERS], strict=True)
                    if speaker_of(p) in held_out]
@@ -99,12 +101,12 @@ def recorded(fixtures: Path) -> tuple[list[Clip], list[Clip], list[Clip], list[C
     for p in sorted((fixtures / "audio" / "speech").glob("*.wav")):
         x, sr = read_wav(p)
         speech.append(Clip(resample(x, sr), "", 0.0, p.name))
-    return happy, others_held, others, speech
+    return happy, others_held, others, speech, voices
 
 
-def run(spotter: KeywordSpotter, pcm: np.ndarray) -> list[Detection]:
+def run(spotter: KeywordSpotter, pcm: np.ndarray, keep_voice: bool = False) -> list[Detection]:
     """The spotter over a stream in 20 ms blocks; t_emit includes the time the spotter spent on the block."""
-    spotter.reset()
+    spotter.reset(keep_voice)
     out = []
     for i in range(0, len(pcm), BLOCK):
         t0 = time.perf_counter()
@@ -118,10 +120,10 @@ def plain_settings(config: VoiceConfig, exponent: float) -> list[PhraseSettings]
     return [dataclasses.replace(s, search=exponent, verified=False) for s in phrase_settings(config, None, None)]
 
 
-def score_positives(spotter: KeywordSpotter, clips: list[Clip]) -> dict:
+def score_positives(spotter: KeywordSpotter, clips: list[Clip], keep_voice: bool = False) -> dict:
     hits, wrong, latency, by_word = 0, 0, [], {}
     for c in clips:
-        found = run(spotter, c.pcm)
+        found = run(spotter, c.pcm, keep_voice)
         right = [d for d in found if d.phrase == c.label and abs(d.t_end - c.t_end) < 0.5]
         wrong += len(found) - len(right)
         by_word.setdefault(c.label, [0, 0])
@@ -166,15 +168,20 @@ def systems(fixtures: Path, cache: Path) -> dict[str, tuple[KeywordSpotter, dict
     }
 
 
-def real_happy(spotter: KeywordSpotter, folds: dict[str, Verifier], clips: list[Clip]) -> dict:
-    """Per clip; with folds, each clip is scored by the model that never heard its speaker."""
+def real_happy(spotter: KeywordSpotter, folds: dict[str, Verifier], clips: list[Clip],
+               voices: dict[str, np.ndarray] | None = None) -> dict:
+    """Per clip; with folds, each clip is scored by the model that never heard its speaker. With `voices`,
+    pocketsphinx first hears that speaker's recordings (its live cepstral mean adapts to voice and microphone, as
+    it has by the time a user says a trigger) and only then the clip; without, each clip starts cold."""
     results = []
     for c in clips:
         if folds:
             if c.tag not in folds:
                 raise SystemExit(f"no model without speaker {c.tag}: run python -m avatar.voice.train --folds")
             spotter.verifier = folds[c.tag]
-        results.append(score_positives(spotter, [c]))
+        if voices is not None:
+            run(spotter, voices[c.tag])
+        results.append(score_positives(spotter, [c], keep_voice=voices is not None))
     lat = [r["latency_ms_p50"] for r in results if r["detected"]]
     hits = sum(r["detected"] for r in results)
     return {"detected": hits, "of": len(clips), "rate": round(hits / len(clips), 3),
@@ -184,29 +191,38 @@ def real_happy(spotter: KeywordSpotter, folds: dict[str, Verifier], clips: list[
 
 
 def validation_curve(fixtures: Path, minutes: float, seed: int) -> dict:
-    """False alarms per 10 minutes against the threshold, on validation speech (training voices and grammar,
-    training noises), so the default threshold is not chosen on the benchmark's own audio."""
-    from avatar.voice.corpus import train_sentences
+    """False alarms per 10 minutes against the threshold on validation speech, so the default threshold is not
+    chosen on the benchmark's own audio: training voices and noises speaking ordinary prose (the pool training mined
+    hard negatives from, so if anything optimistic) and the training grammar's sentences with near misses
+    ("happened", "saddle"), which no conversation is as full of."""
+    from avatar.voice.corpus import prose_sentences, train_sentences
     from avatar.voice.train import TRAIN_NOISES
 
     rng = np.random.default_rng(seed + 1000)
     noises = load_noises(fixtures / "audio" / "noise", TRAIN_NOISES)
-    parts, total = [], 0.0
-    for text in train_sentences(rng, 100000):
-        u = speak(text, random_voice(rng, held_out=False), timed=False)
-        if u is not None:
-            parts += [u.pcm, np.zeros(int(rng.uniform(0.2, 0.9) * RATE), np.float32)]
-            total += len(u.pcm) / RATE
-        if total > minutes * 60:
-            break
-    audio = noisy(np.concatenate(parts), rng, noises)
+
+    def stream(texts: list[str]) -> np.ndarray:
+        parts, total = [], 0.0
+        for text in texts:
+            u = speak(text, random_voice(rng, held_out=False), timed=False)
+            if u is not None:
+                parts += [u.pcm, np.zeros(int(rng.uniform(0.2, 0.9) * RATE), np.float32)]
+                total += len(u.pcm) / RATE
+            if total > minutes * 60:
+                break
+        return noisy(np.concatenate(parts), rng, noises)
+
+    sets = {"prose": stream(prose_sentences(rng, 100000)), "near_misses": stream(train_sentences(rng, 100000))}
     shipped = load_verifier(MODEL_DIR)
-    curve = {}
-    for threshold in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
-        config = VoiceConfig(threshold=threshold)
-        found = run(KeywordSpotter(phrase_settings(config, None, shipped), shipped), audio)
-        curve[threshold] = round(10 * len(found) / (len(audio) / RATE / 60), 2)
-    return {"minutes": round(len(audio) / RATE / 60, 1), "false_alarms_per_10_min": curve}
+    out: dict = {name: {"minutes": round(len(a) / RATE / 60, 1), "false_alarms_per_10_min": {}}
+                 for name, a in sets.items()}
+    for threshold in (0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99):
+        spotter = KeywordSpotter(phrase_settings(VoiceConfig(threshold=threshold), None, shipped), shipped)
+        for name, audio in sets.items():
+            found = run(spotter, audio)
+            out[name]["false_alarms_per_10_min"][threshold] = round(10 * len(found) / (len(audio) / RATE / 60), 2)
+        print(threshold, {n: out[n]["false_alarms_per_10_min"][threshold] for n in sets}, flush=True)
+    return out
 
 
 def main() -> int:
@@ -231,7 +247,7 @@ def main() -> int:
     t0 = time.perf_counter()
     positives = synthetic_triggers(rng, args.per_word, noises)
     conversation = synthetic_conversation(rng, args.minutes, noises)
-    happy, others_held, others_all, speech = recorded(args.fixtures)
+    happy, others_held, others_all, speech, voices = recorded(args.fixtures)
     print(f"audio ready in {time.perf_counter() - t0:.0f} s", flush=True)
     report = {"setup": {"synthetic_takes": len(positives), "conversation_minutes": round(
         sum(len(c.pcm) for c in conversation) / RATE / 60, 1), "real_happy": len(happy),
@@ -242,6 +258,7 @@ def main() -> int:
         report["systems"][name] = {
             "synthetic_triggers": score_positives(spotter, positives),
             "real_happy": real_happy(spotter, folds, happy),
+            "real_happy_used_to_voice": real_happy(spotter, folds, happy, voices),
             "conversation_false_alarms": score_negatives(spotter, conversation),
             "real_speech_false_alarms": score_negatives(spotter, speech),
             "other_words_held_out_speakers": score_negatives(spotter, others_held),
@@ -262,13 +279,16 @@ def markdown(report: dict) -> str:
              f"noise 4–5 at 10–20 dB SNR), {s['conversation_minutes']} min of conversation. Recorded: "
              f"{s['real_happy']} \"happy\" clips (5 speakers), {s['other_word_clips_held_out']} other-word clips "
              f"of held-out speakers, {s['real_speech_seconds']} s of continuous speech. "
-             "Latency = t_emit − end of the spoken word, compute time included.", "",
-             "| step | synthetic detected | real \"happy\" | FA / 10 min conversation | FA real speech | "
-             "other-word clips with FA | latency p50 / p95 ms |", "|---|---|---|---|---|---|---|"]
+             "Latency = t_emit − end of the spoken word, compute time included. Real \"happy\" cold: pocketsphinx "
+             "starts on each clip fresh; used to the voice: it has first heard that speaker's recordings (1 to 10 "
+             "clips, that \"happy\" included), as live it has heard the user talk before a trigger.", "",
+             "| step | synthetic detected | real \"happy\", cold / used to the voice | FA / 10 min conversation | "
+             "FA real speech | other-word clips with FA | latency p50 / p95 ms |", "|---|---|---|---|---|---|---|"]
     for name, r in report["systems"].items():
         syn, real, conv = r["synthetic_triggers"], r["real_happy"], r["conversation_false_alarms"]
         lines.append(f"| {name} | {syn['detected']}/{syn['of']} ({syn['rate']:.0%}) | {real['detected']}/"
-                     f"{real['of']} ({real['held_out']}) | {conv['per_10_min']} ({conv['false_alarms']} in "
+                     f"{real['of']} / {r['real_happy_used_to_voice']['detected']}/{real['of']} ({real['held_out']}) | "
+                     f"{conv['per_10_min']} ({conv['false_alarms']} in "
                      f"{conv['minutes']} min) | {r['real_speech_false_alarms']['false_alarms']} | "
                      f"{r['other_words_held_out_speakers'].get('clips_with_alarm', '-')} | "
                      f"{syn['latency_ms_p50']} / {syn['latency_ms_p95']} |")
