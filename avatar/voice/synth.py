@@ -137,10 +137,11 @@ class _Espeak:
             os.waitpid(pid, 0)
         if not data:
             raise SynthError(f"espeak-ng stopped while speaking {text!r}")
-        result = pickle.loads(data)
-        if isinstance(result, Exception):
-            raise result
-        return result
+        answer = pickle.loads(data)
+        if isinstance(answer, Exception):
+            raise answer
+        pcm, events = answer
+        return pcm, events
 
     def _say_here(self, text: str, voice: str, rate: int, pitch: int, pitch_range: int) -> tuple[np.ndarray, list]:
         with self.lock:
