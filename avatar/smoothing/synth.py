@@ -65,7 +65,6 @@ class Realism:
         amp = self.sway * rng.random(N_FACE) * profile.std * (_HI - _LO)
         return wave * amp
 
-
     def jump_track(self, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(T, N_FACE) piecewise-constant offsets in rig units: `jumps` steps per field per minute on average."""
         out = np.zeros((len(t), N_FACE))
