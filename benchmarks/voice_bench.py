@@ -92,11 +92,12 @@ def recorded(fixtures: Path) -> tuple[list[Clip], list[Clip], list[Clip], list[C
         x = resample(x, sr)
         return Clip(np.concatenate([pad, x, pad]), label, 0.5 + speech_end(x), speaker_of(p))
 
-    happy = [load(p, "happy") for p in clips if p.parent.name == "happy"]
-    voices = {c.tag: np.concatenate([load(p, "").pcm for p in clips if speaker_of(p) == c.tag]) for c in happy}
-    others = [load(p, "") for p in clips if p.parent.name not in TRIGGERS]
-    others_held = [c for c, p in zip(others, [p for p in clips if p.parent.name not in TRIGGERS], strict=True)
-                   if speaker_of(p) in held_out]
+    loaded = {p: load(p, "happy" if p.parent.name == "happy" else "") for p in clips
+              if p.parent.name == "happy" or p.parent.name not in TRIGGERS}
+    happy = [c for p, c in loaded.items() if p.parent.name == "happy"]
+    voices = {h.tag: np.concatenate([c.pcm for c in loaded.values() if c.tag == h.tag]) for h in happy}
+    others = [c for c in loaded.values() if not c.label]
+    others_held = [c for c in others if c.tag in held_out]
     speech = []
     for p in sorted((fixtures / "audio" / "speech").glob("*.wav")):
         x, sr = read_wav(p)

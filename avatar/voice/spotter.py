@@ -119,9 +119,7 @@ class KeywordSpotter:
         self._buf = np.zeros(0, np.float32)
         self._t0: float | None = None  # audio clock time of the first sample
         self._samples = 0
-        self._heard_until = -1e9  # audio the last reported phrase was heard in: later candidates inside it are
-        #                           the same words proposed again, and are ignored
-        self._last: tuple[str, float] | None = None  # phrase and end of the last detection
+        self._last: Detection | None = None  # the last report: later candidates it covers are ignored (_repeats)
 
     @property
     def recent_audio(self) -> np.ndarray:
@@ -154,17 +152,21 @@ class KeywordSpotter:
         """Feed a chunk; the phrases it completes (at most one per spoken phrase)."""
         best: Scored | None = None
         for sc in self.score(chunk):
-            fresh = sc.candidate.t_start >= self._heard_until - _OVERLAP_S and not self._echo(sc.candidate)
-            if sc.passed and fresh and (best is None or sc.score > best.score):
+            if sc.passed and not self._repeats(sc.candidate) and (best is None or sc.score > best.score):
                 best = sc
         if best is None:
             return []
         c = best.candidate
-        self._heard_until = max(chunk.t_end, c.t_end + _REFRACTORY_S)
-        self._last = (c.phrase, c.t_end)
         trigger = self.settings[c.phrase].trigger
-        return [Detection(c.phrase, trigger.expression, c.t_start, c.t_end, chunk.t_end, best.score)]
+        self._last = Detection(c.phrase, trigger.expression, c.t_start, c.t_end, chunk.t_end, best.score)
+        return [self._last]
 
-    def _echo(self, c: Candidate) -> bool:
-        """Whether `c` is the last detected phrase proposed again while it is still in the verifier's window."""
-        return self._last is not None and c.phrase == self._last[0] and c.t_start < self._last[1] + _SAME_WORD_S
+    def _repeats(self, c: Candidate) -> bool:
+        """Whether `c` is words already reported: it starts inside the audio the last report was heard in (or its
+        refractory tail), or it is the same phrase proposed again while still in the verifier's window."""
+        last = self._last
+        if last is None:
+            return False
+        heard_until = max(last.t_emit, last.t_end + _REFRACTORY_S)
+        return c.t_start < heard_until - _OVERLAP_S or (c.phrase == last.phrase
+                                                        and c.t_start < last.t_end + _SAME_WORD_S)
