@@ -16,6 +16,7 @@ from avatar.trackfile import TrackRecord
 
 if TYPE_CHECKING:  # the stage pulls in onnxruntime: only when a command runs
     from avatar.smoothing.smoother import Smoother
+    from avatar.smoothing.train_config import TrainConfig
 
 
 def smooth_records(records: Iterable[TrackRecord], smoother: Smoother) -> Iterator[TrackRecord]:
@@ -74,17 +75,26 @@ class _Bar:
         print(("\r" if self.tty else "") + line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
 
 
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The training run the flags describe (every flag defaults to the shipped model's setting)."""
+    from avatar.smoothing.train_config import TrainConfig
+
+    lo, hi = args.field_scale
+    return TrainConfig(seed=args.seed, steps=args.steps, batch=args.batch, frames=args.frames, clips=args.clips,
+                       lr=args.lr, jitter_weight=args.jitter_weight, still_weight=args.still_weight,
+                       field_scale_lo=lo, field_scale_hi=hi, hop_rate=args.hop_rate, sway=args.sway,
+                       jumps=args.jumps, hidden=args.hidden, max_minutes=args.minutes)
+
+
 def _cmd_train_smoother(args: argparse.Namespace) -> int:
     try:
         import torch  # noqa: F401 (checked here so the error says how to install it)
 
         from avatar.smoothing.ship import train_and_ship
-        from avatar.smoothing.train_config import TrainConfig
     except ImportError as e:
         raise ModelError(f"training needs torch, safetensors and onnx ({e.name} is missing): "
                          "pip install -e '.[train]'") from e
-    config = TrainConfig(seed=args.seed, steps=args.steps, batch=args.batch, frames=args.frames,
-                         clips=args.clips, hidden=args.hidden, max_minutes=args.minutes)
+    config = train_config(args)
     shipped = train_and_ship(config, Path(args.engines), progress=_Bar(), eval_clips=args.eval_clips)
     print(file=sys.stderr)
     print(f"checkpoint: {shipped.checkpoint}\nmodel: {shipped.onnx} (sha256 {shipped.entry.sha256[:16]}…)\n"
@@ -106,6 +116,20 @@ def add_train_smoother_parser(train_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=TrainConfig.frames, help="frames per clip")
     p.add_argument("--clips", type=int, default=TrainConfig.clips, help="synthetic clips in the pool")
     p.add_argument("--hidden", type=int, default=TrainConfig.hidden, help="GRU units")
+    p.add_argument("--lr", type=float, default=TrainConfig.lr, help="Adam learning rate (cosine-decayed)")
+    p.add_argument("--jitter-weight", type=float, default=TrainConfig.jitter_weight,
+                   help="loss weight of the second-difference error")
+    p.add_argument("--still-weight", type=float, default=TrainConfig.still_weight,
+                   help="loss weight of the output's own shaking where the truth is still")
+    p.add_argument("--field-scale", type=float, nargs=2, metavar=("LO", "HI"),
+                   default=(TrainConfig.field_scale_lo, TrainConfig.field_scale_hi),
+                   help="each field's noise x log-uniform LO..HI per clip (training only)")
+    p.add_argument("--hop-rate", type=float, default=TrainConfig.hop_rate,
+                   help="extra share of frames with a heavy-tailed jump (training only)")
+    p.add_argument("--sway", type=float, default=TrainConfig.sway,
+                   help="slow motion on every field, up to this many noise sigmas (training only)")
+    p.add_argument("--jumps", type=float, default=TrainConfig.jumps,
+                   help="instant steps of the truth per field per minute (training only)")
     p.add_argument("--minutes", type=float, default=TrainConfig.max_minutes, help="stop after this long")
     p.add_argument("--eval-clips", type=int, default=64, help="held-out clips scored for the manifest")
     p.add_argument("--engines", default=str(SHIPPED_ENGINES), help="where the model and manifest go")

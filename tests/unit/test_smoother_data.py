@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from avatar.errors import ModelError
+from avatar.errors import ConfigError, ModelError
 from avatar.expression.rig import FIELD_INDEX, HIGH, LOW, N_FACE
 from avatar.smoothing.metrics import blink_ratios, lag_frames, score
 from avatar.smoothing.noise import Clip, NoiseProfile, estimate, sample_noise
@@ -160,3 +160,20 @@ def test_blink_amplitude_kept_and_jitter_scores() -> None:
     clean_s, noisy_s = score([truth], [truth], [t]), score([noisy], [truth], [t])
     assert clean_s.jitter < 1e-4 and noisy_s.jitter == pytest.approx(0.01 * np.sqrt(6), rel=0.1)
     assert noisy_s.rmse == pytest.approx(0.01, rel=0.1)
+
+
+def test_train_smoother_flags_default_to_the_shipped_settings_and_set_every_field() -> None:
+    from avatar.cli import build_parser
+    from avatar.smoothing.commands import train_config
+    from avatar.smoothing.train_config import TrainConfig
+
+    parser = build_parser()
+    assert train_config(parser.parse_args(["train", "smoother"])) == TrainConfig()
+    args = parser.parse_args(["train", "smoother", "--seed", "3", "--lr", "0.001", "--jitter-weight", "2",
+                              "--still-weight", "0", "--field-scale", "0.5", "1.5", "--hop-rate", "0.1",
+                              "--sway", "0", "--jumps", "2"])
+    assert train_config(args) == TrainConfig(seed=3, lr=0.001, jitter_weight=2.0, still_weight=0.0,
+                                             field_scale_lo=0.5, field_scale_hi=1.5, hop_rate=0.1, sway=0.0,
+                                             jumps=2.0)
+    with pytest.raises(ConfigError, match="field_scale_lo"):
+        train_config(parser.parse_args(["train", "smoother", "--field-scale", "2", "1"]))
