@@ -1,6 +1,7 @@
 """The GRU smoother against One Euro (tuned by grid search on the same data) and no smoothing, side by side.
 
     nice -n 10 .venv/bin/python benchmarks/smoother.py [--engines engines] [--clips 96] [--videos-cache F.npz]
+    .venv/bin/python benchmarks/smoother.py --only videos --engines DIR   # a trained model on the videos
 
 Held-out synthetic clips (measured noise, a seed training never uses, 30 fps) and the fixture videos as the
 live tracker reads them. Jitter = RMS second difference on still stretches; lag = cross-correlation peak of
@@ -33,7 +34,7 @@ from avatar.expression.state import ExpressionConfig, ExpressionState  # noqa: E
 from avatar.smoothing.evaluate import gru_runner, held_out, identity_runner, one_euro_runner, run_all, score_tracks  # noqa: E402
 from avatar.smoothing.gru import GruFilter, GruModel, GruStep, load_gru  # noqa: E402
 from avatar.smoothing.measure_noise import fixture_videos  # noqa: E402
-from avatar.smoothing.metrics import Scores, score  # noqa: E402
+from avatar.smoothing.metrics import Scores, score, second_differences, still_mask  # noqa: E402
 from avatar.smoothing.noise import NoiseProfile, local_fit  # noqa: E402
 from avatar.smoothing.one_euro import OneEuroConfig, OneEuroFilter  # noqa: E402
 from avatar.smoothing.smoother import Smoother, SmootherConfig  # noqa: E402
@@ -83,22 +84,52 @@ def strengths(model: GruStep, profile: NoiseProfile, clips: int) -> dict:
     return {str(s): score_tracks(run_all(gru_runner(model, s), tracks), tracks).to_dict() for s in (0.5, 1.0, 2.0)}
 
 
+def still_curvature(outs: list[np.ndarray], truths: list[np.ndarray], ts: list[np.ndarray],
+                    present: list[np.ndarray]) -> dict:
+    """How the jitter figure is made up: |second difference| on still stretches, its quantiles, and the share of
+    the sum of squares (what the RMS is) that the largest 0.1 % and 1 % of them carry."""
+    d2 = np.abs(np.concatenate([second_differences(y, still_mask(c, t) & p[:, None])
+                                for y, c, t, p in zip(outs, truths, ts, present, strict=True)]))
+    sq = np.sort(d2**2)[::-1]
+    top = lambda q: round(float(sq[: max(1, int(len(sq) * q))].sum() / max(sq.sum(), 1e-30)), 3)  # noqa: E731
+    return {"values": int(d2.size), **{f"p{q}": float(f"{np.percentile(d2, q):.3g}") for q in (50, 90, 99)},
+            "top_0.1pct_share": top(0.001), "top_1pct_share": top(0.01)}
+
+
 def videos(model: GruStep, cache: Path | None) -> dict:
     clips = [c for c in fixture_videos(FIXTURES, cache) if c.present.mean() > 0.9]
     xs = [np.clip(c.values, LOW[:N_FACE], HIGH[:N_FACE]) for c in clips]  # what the live smoother sees
     ts = [np.arange(len(x)) / c.fps for x, c in zip(xs, clips, strict=True)]
     proxies = [normalise(local_fit(x)) for x in xs]
 
-    def run_and_score(runner) -> Scores:
-        outs = [normalise(runner(t, x, c.present)) for t, x, c in zip(ts, xs, clips, strict=True)]
-        return score(outs, proxies, ts, [c.present for c in clips], blink_refs=[normalise(x) for x in xs])
+    def outputs(runner, sel: range) -> list[np.ndarray]:
+        return [normalise(runner(ts[i], xs[i], clips[i].present)) for i in sel]
+
+    def run_and_score(runner, sel: range = range(len(clips))) -> Scores:
+        return score(outputs(runner, sel), [proxies[i] for i in sel], [ts[i] for i in sel],
+                     [clips[i].present for i in sel], blink_refs=[normalise(xs[i]) for i in sel])
+
+    def curvature(runner) -> dict:
+        return still_curvature(outputs(runner, range(len(clips))), proxies, ts, [c.present for c in clips])
 
     gru = run_and_score(gru_runner(model))
     rows = grid(lambda c: run_and_score(one_euro_runner(c)))
+    best = pick(rows, gru.lag_ms)
+    halves = {}  # each half of the clips on its own, One Euro tuned on that half: how much rests on which clips
+    for name, sel in (("even", range(0, len(clips), 2)), ("odd", range(1, len(clips), 2))):
+        g = run_and_score(gru_runner(model), sel)
+        euro = pick(grid(lambda c, sel=sel: run_and_score(one_euro_runner(c), sel)), g.lag_ms)
+        halves[name] = {"clips": [clips[i].name for i in sel], "gru": g.to_dict(),
+                        "one_euro_min_jitter_at_gru_lag": euro["one_euro_min_jitter_at_gru_lag"]}
+    euro_cfg = best["one_euro_min_jitter_at_gru_lag"]
+    curv = {"raw": curvature(identity_runner), "gru": curvature(gru_runner(model))}
+    if euro_cfg is not None:
+        curv["one_euro_min_jitter_at_gru_lag"] = curvature(
+            one_euro_runner(OneEuroConfig(euro_cfg["min_cutoff"], euro_cfg["beta"], 1.0)))
     return {"clips": [c.name for c in clips], "frames": int(sum(len(x) for x in xs)),
             "raw": run_and_score(identity_runner).to_dict(), "gru": gru.to_dict(),
             "one_euro_default": run_and_score(one_euro_runner(_default_euro())).to_dict(),
-            **pick(rows, gru.lag_ms), "grid": rows}
+            **best, "halves": halves, "still_curvature": curv, "grid": rows}
 
 
 def switch(transition_s: float, model: GruStep, interrupt: bool = False) -> dict:
@@ -178,11 +209,34 @@ def bars(r: dict) -> list[str]:
     return lines
 
 
+def video_detail(d: dict) -> list[str]:
+    """The videos split in halves (each with its own One Euro tuning) and what the jitter figure is made of."""
+    lines = ["### Fixture videos by half (One Euro tuned on each half alone)", "",
+             "| half | clips | GRU jitter (×1e-3) / lag ms | best One Euro at ≤ its lag | GRU vs One Euro |",
+             "|---|---|---|---|---|"]
+    for name, h in d["halves"].items():
+        g, e = h["gru"], h["one_euro_min_jitter_at_gru_lag"]
+        vs = f"{(g['jitter'] / e['jitter'] - 1) * 100:+.0f} %" if e else "n/a"
+        euro = f"{e['jitter'] * 1e3:.3f} / {e['lag_ms']:.1f} ({e['min_cutoff']} Hz, β {e['beta']})" if e else "none"
+        lines.append(f"| {name} | {', '.join(c.split('.')[0] for c in h['clips'])} | {g['jitter'] * 1e3:.3f} / "
+                     f"{g['lag_ms']:.1f} | {euro} | {vs} |")
+    lines += ["", "### What the video jitter is made of (|second difference| on still stretches, field ranges)", "",
+              "| smoother | values | p50 | p90 | p99 | share of the squares in the top 0.1 % / 1 % |",
+              "|---|---|---|---|---|---|"]
+    for name, c in d["still_curvature"].items():
+        lines.append(f"| {name} | {c['values']} | {c['p50']:.2e} | {c['p90']:.2e} | {c['p99']:.2e} | "
+                     f"{c['top_0.1pct_share'] * 100:.0f} % / {c['top_1pct_share'] * 100:.0f} % |")
+    return [*lines, ""]
+
+
 def markdown(r: dict) -> str:
-    lines = [f"# Smoother benchmark ({r['machine']})", "", *bars(r)]
+    lines = [f"# Smoother benchmark ({r['machine']})", ""] + (bars(r) if "switches" in r else [])
+    keys = ("synthetic", "synthetic_level2", "videos") if "switches" in r else ("videos",)
     for key, title in (("synthetic", "Held-out synthetic clips (measured noise, level 1, 30 fps)"),
                        ("synthetic_level2", "Held-out synthetic clips, noise ×2 (GRU strength 2)"),
                        ("videos", "Fixture videos, live tracker (truth = zero-phase local fit of the raw tracking)")):
+        if key not in keys:
+            continue
         d = r[key]
         lines += [f"## {title}", "", "| smoother | jitter (×1e-3) | lag ms | RMSE (×1e-3) | blink kept |",
                   "|---|---|---|---|---|"]
@@ -194,6 +248,9 @@ def markdown(r: dict) -> str:
             lines.append(f"| {label} | {s['jitter'] * 1e3:.3f} | {s['lag_ms']:.1f} | {s['rmse'] * 1e3:.2f} | "
                          f"{s['blink_kept']:.3f} |")
         lines.append("")
+    lines += video_detail(r["videos"])
+    if "switches" not in r:  # --only videos
+        return "\n".join(lines)
     lines += ["## Expression switches (expression state → mapper → GRU smoother, 30 fps)", "",
               "| requested s | measured s | monotone | overshoot | within 1 frame |", "|---|---|---|---|---|"]
     for s in r["switches"]:
@@ -219,9 +276,15 @@ def main() -> int:
     p.add_argument("--clips", type=int, default=96)
     p.add_argument("--videos-cache", type=Path, default=None)
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "smoother")
+    p.add_argument("--only", choices=("videos",), default=None,
+                   help="score only the fixture videos (seconds with --videos-cache) and print, writing nothing")
     args = p.parse_args()
     model, onnx, profile = load_gru(args.engines), GruModel.load(args.engines), NoiseProfile.load()
     load = os.getloadavg()[0]
+    if args.only == "videos":  # for trying a trained model (--engines DIR) without touching the results
+        print(markdown({"videos": videos(model, args.videos_cache), "machine": f"{platform.machine()}, "
+                        f"{os.cpu_count()} cores, model {model.entry.sha256[:12]}"}))
+        return 0
     r = {"synthetic": synthetic(model, profile, args.clips),
          "synthetic_level2": synthetic(model, profile, args.clips // 2, level=2.0),
          "strengths": strengths(model, profile, args.clips // 2),
