@@ -102,33 +102,42 @@ def videos(model: GruStep, cache: Path | None) -> dict:
     ts = [np.arange(len(x)) / c.fps for x, c in zip(xs, clips, strict=True)]
     proxies = [normalise(local_fit(x)) for x in xs]
 
-    def outputs(runner, sel: range) -> list[np.ndarray]:
-        return [normalise(runner(ts[i], xs[i], clips[i].present)) for i in sel]
+    every = range(len(clips))
 
-    def run_and_score(runner, sel: range = range(len(clips))) -> Scores:
-        return score(outputs(runner, sel), [proxies[i] for i in sel], [ts[i] for i in sel],
+    def outputs(runner) -> list[np.ndarray]:
+        return [normalise(runner(ts[i], xs[i], clips[i].present)) for i in every]
+
+    def score_on(outs: list[np.ndarray], sel: range = every) -> Scores:
+        return score([outs[i] for i in sel], [proxies[i] for i in sel], [ts[i] for i in sel],
                      [clips[i].present for i in sel], blink_refs=[normalise(xs[i]) for i in sel])
 
-    def curvature(runner) -> dict:
-        return still_curvature(outputs(runner, range(len(clips))), proxies, ts, [c.present for c in clips])
+    euro_outs: dict[OneEuroConfig, list[np.ndarray]] = {}  # each grid point run once, scored on all and each half
 
-    gru = run_and_score(gru_runner(model))
-    rows = grid(lambda c: run_and_score(one_euro_runner(c)))
+    def euro(c: OneEuroConfig) -> list[np.ndarray]:
+        if c not in euro_outs:
+            euro_outs[c] = outputs(one_euro_runner(c))
+        return euro_outs[c]
+
+    raw_outs, gru_outs = outputs(identity_runner), outputs(gru_runner(model))
+    gru = score_on(gru_outs)
+    rows = grid(lambda c: score_on(euro(c)))
     best = pick(rows, gru.lag_ms)
     halves = {}  # each half of the clips on its own, One Euro tuned on that half: how much rests on which clips
     for name, sel in (("even", range(0, len(clips), 2)), ("odd", range(1, len(clips), 2))):
-        g = run_and_score(gru_runner(model), sel)
-        euro = pick(grid(lambda c, sel=sel: run_and_score(one_euro_runner(c), sel)), g.lag_ms)
+        g = score_on(gru_outs, sel)
+        pick_half = pick(grid(lambda c, sel=sel: score_on(euro(c), sel)), g.lag_ms)
         halves[name] = {"clips": [clips[i].name for i in sel], "gru": g.to_dict(),
-                        "one_euro_min_jitter_at_gru_lag": euro["one_euro_min_jitter_at_gru_lag"]}
-    euro_cfg = best["one_euro_min_jitter_at_gru_lag"]
-    curv = {"raw": curvature(identity_runner), "gru": curvature(gru_runner(model))}
-    if euro_cfg is not None:
-        curv["one_euro_min_jitter_at_gru_lag"] = curvature(
-            one_euro_runner(OneEuroConfig(euro_cfg["min_cutoff"], euro_cfg["beta"], 1.0)))
+                        "one_euro_min_jitter_at_gru_lag": pick_half["one_euro_min_jitter_at_gru_lag"]}
+    presents = [c.present for c in clips]
+    curv = {"raw": still_curvature(raw_outs, proxies, ts, presents),
+            "gru": still_curvature(gru_outs, proxies, ts, presents)}
+    chosen = best["one_euro_min_jitter_at_gru_lag"]
+    if chosen is not None:
+        curv["one_euro_min_jitter_at_gru_lag"] = still_curvature(
+            euro(OneEuroConfig(chosen["min_cutoff"], chosen["beta"], 1.0)), proxies, ts, presents)
     return {"clips": [c.name for c in clips], "frames": int(sum(len(x) for x in xs)),
-            "raw": run_and_score(identity_runner).to_dict(), "gru": gru.to_dict(),
-            "one_euro_default": run_and_score(one_euro_runner(_default_euro())).to_dict(),
+            "raw": score_on(raw_outs).to_dict(), "gru": gru.to_dict(),
+            "one_euro_default": score_on(euro(_default_euro())).to_dict(),
             **best, "halves": halves, "still_curvature": curv, "grid": rows}
 
 
