@@ -29,7 +29,7 @@ from avatar.smoothing.train_config import TrainConfig  # noqa: E402
 
 
 def train_and_score(config: TrainConfig, folder: Path, cache: Path | None) -> dict:
-    from smoother import videos  # the benchmark's own scoring: same truth, grid and halves
+    from smoother import videos, vs_one_euro  # the benchmark's own scoring: same truth, grid, halves, ratio
 
     from avatar.smoothing.gru import load_gru
     from avatar.smoothing.ship import train_and_ship
@@ -42,7 +42,7 @@ def train_and_score(config: TrainConfig, folder: Path, cache: Path | None) -> di
     def verdict(gru: dict, euro: dict | None) -> dict:
         return {"gru_jitter": gru["jitter"], "gru_lag_ms": gru["lag_ms"], "blink_kept": gru["blink_kept"],
                 "one_euro_jitter": euro and euro["jitter"],
-                "vs_one_euro": euro and round(gru["jitter"] / euro["jitter"] - 1.0, 3)}
+                "vs_one_euro": euro and round(vs_one_euro(gru, euro), 3)}
 
     return {"seed": config.seed, "all": verdict(d["gru"], d["one_euro_min_jitter_at_gru_lag"]),
             **{h: verdict(v["gru"], v["one_euro_min_jitter_at_gru_lag"]) for h, v in d["halves"].items()}}
