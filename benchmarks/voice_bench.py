@@ -23,7 +23,7 @@ from avatar.voice.audio import RATE, AudioChunk, read_wav, resample
 from avatar.voice.config import VoiceConfig
 from avatar.voice.corpus import CARRIERS_EVAL, TRIGGERS, load_noises, mix_at_snr, random_voice, speak
 from avatar.voice.spotter import Detection, KeywordSpotter, PhraseSettings, default_search, phrase_settings
-from avatar.voice.train import speaker_of, speech_end
+from avatar.voice.train import room_tone, speaker_of, speech_end
 from avatar.voice.trainnet import speech_command_clips, split_speakers
 from avatar.voice.verifier import MODEL_DIR, Verifier, load_verifier
 
@@ -85,12 +85,14 @@ def recorded(fixtures: Path) -> tuple[list[Clip], list[Clip], list[Clip], list[C
     speaker's recordings end to end (their other words and the "happy" itself: 1 to 10 clips a speaker)."""
     clips = speech_command_clips(fixtures)
     _, held_out = split_speakers(clips)
-    pad = np.zeros(int(0.5 * RATE), np.float32)
+    pad = int(0.5 * RATE)
 
     def load(p: Path, label: str) -> Clip:
+        # half a second of the clip's own room before and after it, as a microphone would hear the room go on
         x, sr = read_wav(p)
         x = resample(x, sr)
-        return Clip(np.concatenate([pad, x, pad]), label, 0.5 + speech_end(x), speaker_of(p))
+        return Clip(np.concatenate([room_tone(x, pad), x, room_tone(x, pad)]), label, 0.5 + speech_end(x),
+                    speaker_of(p))
 
     loaded = {p: load(p, "happy" if p.parent.name == "happy" else "") for p in clips
               if p.parent.name == "happy" or p.parent.name not in TRIGGERS}
@@ -150,11 +152,12 @@ def score_negatives(spotter: KeywordSpotter, clips: list[Clip]) -> dict:
             "words": sorted({d.phrase for d in alarms})}
 
 
-def systems(fixtures: Path, cache: Path) -> dict[str, tuple[KeywordSpotter, dict[str, Verifier]]]:
+def systems(fixtures: Path, cache: Path, model: Path = MODEL_DIR
+            ) -> dict[str, tuple[KeywordSpotter, dict[str, Verifier]]]:
     """Each step of the spotter; the last one scores each recorded "happy" with the model trained without it."""
     config = VoiceConfig()
     synthetic = load_verifier(Path(json.loads((cache / "models" / "latest.json").read_text())["synthetic"]))
-    shipped = load_verifier(MODEL_DIR)
+    shipped = load_verifier(model)
     folds = {p.name.removeprefix("without_"): load_verifier(p) for p in sorted((cache / "models").glob("without_*"))}
     length_scaled = [dataclasses.replace(s, search=default_search(s.trigger.phrase, False), verified=False)
                      for s in phrase_settings(config, None, None)]
@@ -191,7 +194,7 @@ def real_happy(spotter: KeywordSpotter, folds: dict[str, Verifier], clips: list[
             else "never trained on"}
 
 
-def validation_curve(fixtures: Path, minutes: float, seed: int) -> dict:
+def validation_curve(fixtures: Path, minutes: float, seed: int, model: Path = MODEL_DIR) -> dict:
     """False alarms per 10 minutes against the threshold on validation speech, so the default threshold is not
     chosen on the benchmark's own audio: training voices and noises speaking ordinary prose (the pool training mined
     hard negatives from, so if anything optimistic) and the training grammar's sentences with near misses
@@ -214,7 +217,7 @@ def validation_curve(fixtures: Path, minutes: float, seed: int) -> dict:
         return noisy(np.concatenate(parts), rng, noises)
 
     sets = {"prose": stream(prose_sentences(rng, 100000)), "near_misses": stream(train_sentences(rng, 100000))}
-    shipped = load_verifier(MODEL_DIR)
+    shipped = load_verifier(model)
     out: dict = {name: {"minutes": round(len(a) / RATE / 60, 1), "false_alarms_per_10_min": {}}
                  for name, a in sets.items()}
     for threshold in (0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99):
@@ -235,11 +238,13 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="8 takes per word, 3 minutes of conversation")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--validate", action="store_true", help="only the threshold curve on validation speech")
+    p.add_argument("--model", type=Path, default=MODEL_DIR,
+                   help="the verifier to score as shipped (a folder from `python -m avatar.voice.train --out`)")
     args = p.parse_args()
     if args.quick:
         args.per_word, args.minutes = 8, 3.0
     if args.validate:
-        curve = validation_curve(args.fixtures, args.minutes, args.seed)
+        curve = validation_curve(args.fixtures, args.minutes, args.seed, args.model)
         (HERE / "voice_validation.json").write_text(json.dumps(curve, indent=2) + "\n")
         print(json.dumps(curve, indent=2))
         return 0
@@ -254,7 +259,7 @@ def main() -> int:
         sum(len(c.pcm) for c in conversation) / RATE / 60, 1), "real_happy": len(happy),
         "other_word_clips_held_out": len(others_held), "real_speech_seconds": round(
             sum(len(c.pcm) for c in speech) / RATE, 1), "seed": args.seed}, "systems": {}}
-    for name, (spotter, folds) in systems(args.fixtures, args.cache).items():
+    for name, (spotter, folds) in systems(args.fixtures, args.cache, args.model).items():
         t1 = time.perf_counter()
         report["systems"][name] = {
             "synthetic_triggers": score_positives(spotter, positives),

@@ -91,10 +91,16 @@ def windows_of(pcm: np.ndarray, spans: Sequence[tuple[str, float]], kws: KwsStag
     return Windows(np.stack(xs).astype(np.float16), np.array(ys, np.int64), np.array([speaker] * len(xs)))
 
 
-def place(pcm: np.ndarray, rng: np.random.Generator, noises: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
-    """Speech with silence before (0.3–1 s) and after (0.6 s), through a random microphone; and its offset."""
-    pre = int(rng.uniform(0.3, 1.0) * RATE)
-    x = np.concatenate([np.zeros(pre, np.float32), pcm, np.zeros(int(0.6 * RATE), np.float32)])
+def place(pcm: np.ndarray, rng: np.random.Generator, noises: Sequence[np.ndarray], room: bool = False
+          ) -> tuple[np.ndarray, float]:
+    """Speech with a pause before (0.3–1 s) and after (0.6 s), through a random microphone; and its offset.
+
+    The pause is silence for synthetic speech, and the clip's own room tone for a recording (`room`)."""
+    pre, post = int(rng.uniform(0.3, 1.0) * RATE), int(0.6 * RATE)
+    if room:
+        x = np.concatenate([room_tone(pcm, pre), pcm, room_tone(pcm, post)])
+    else:
+        x = np.concatenate([np.zeros(pre, np.float32), pcm, np.zeros(post, np.float32)])
     return augment(x, rng, noises), pre / RATE
 
 
@@ -137,19 +143,41 @@ def clip_windows(paths: Sequence[Path], rng: np.random.Generator, copies: int, n
         word = p.parent.name
         for _ in range(copies):
             clip = perturb_speed(pcm, rng) if rng.random() < 0.5 else pcm
-            x, off = place(clip, rng, noises)
+            x, off = place(clip, rng, noises, room=True)
             spans = [(word, off + speech_end(clip))] if word in TRIGGERS else []
             parts.append(windows_of(x, spans, kws, spec, rng, speaker_of(p)))
     return Windows.join(parts)
 
 
-def speech_end(pcm: np.ndarray) -> float:
-    """Where the loudest stretch of a short clip ends (10 ms frames above 10 % of the peak energy)."""
+def _frame_energy(pcm: np.ndarray) -> np.ndarray:
     hop = RATE // 100
     frames = pcm[: len(pcm) // hop * hop].reshape(-1, hop)
-    energy = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
-    loud = np.flatnonzero(energy > 0.1 * energy.max())
-    return (loud[-1] + 1) * hop / RATE if loud.size else len(pcm) / RATE
+    return np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+
+
+def speech_end(pcm: np.ndarray) -> float:
+    """Where the loudest stretch of a short clip ends: the last 10 ms frame above 10 % of the peak energy and
+    above 3× the clip's noise floor (its 20th-percentile frame), so a loud background is not taken for speech."""
+    energy = _frame_energy(pcm)
+    if not energy.size:
+        return 0.0
+    floor = float(np.percentile(energy, 20))
+    loud = np.flatnonzero(energy > max(0.1 * energy.max(), 3.0 * floor))
+    return (loud[-1] + 1) / 100 if loud.size else len(pcm) / RATE
+
+
+def room_tone(pcm: np.ndarray, samples: int) -> np.ndarray:
+    """`samples` of a clip's own background: its quietest 30 % of 10 ms frames, in order, repeated.
+
+    A microphone never delivers digital silence around a word; a one-word clip cut out of a longer recording is
+    padded with the room it was recorded in, not with zeros (whose log-mel is a cliff no live input has)."""
+    hop = RATE // 100
+    energy = _frame_energy(pcm)
+    if not energy.size:
+        return np.zeros(samples, np.float32)
+    quiet = np.sort(np.argsort(energy)[: max(1, len(energy) * 3 // 10)])
+    tone = np.concatenate([pcm[i * hop : (i + 1) * hop] for i in quiet]).astype(np.float32)
+    return np.tile(tone, samples // len(tone) + 1)[:samples]
 
 
 def _save(folder: Path, weights: dict, meta: dict) -> None:
