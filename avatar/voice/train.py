@@ -209,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--mine-minutes", type=float, default=20.0, help="minutes of prose heard per round")
     p.add_argument("--mine-floor", type=float, default=0.2, help="score from which a window counts as confused")
     p.add_argument("--folds", action="store_true", help="also train one model per trigger speaker left out")
+    p.add_argument("--soup", type=int, default=3, help="fine-tunings (seeds) averaged into each model")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -227,6 +228,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _save(round_dir, model, {})
         mined.append(trainnet.mined_windows(round_dir, args, SPEC, args.seed + 100 + r))
         model = trainnet.fine_tune(base, synth, Windows.join([real, *mined]), SPEC, args.tune_epochs, args.seed)
+    def souped(first: dict, recorded: Windows) -> dict:  # `first` is the fine-tuning with args.seed
+        more = [trainnet.fine_tune(base, synth, recorded, SPEC, args.tune_epochs, args.seed + k)
+                for k in range(1, args.soup)]
+        return trainnet.soup([first, *more], SPEC)
+
+    model = souped(model, Windows.join([real, *mined]))
     data = Windows.join([synth, real, *mined])
     _save(args.out, model, trainnet.describe(args, data, time.perf_counter() - t0))
     log.info("verifier written to %s (%.0f s)", args.out, time.perf_counter() - t0)
@@ -234,7 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         clips = trainnet.speech_command_clips(args.fixtures)
         for speaker in sorted({speaker_of(c) for c in clips if c.parent.name in TRIGGERS}):
             part = trainnet.recorded_dataset(args, SPEC, exclude=frozenset({speaker}))
-            fold = trainnet.fine_tune(base, synth, Windows.join([part, *mined]), SPEC, args.tune_epochs, args.seed)
+            recorded = Windows.join([part, *mined])
+            fold = souped(trainnet.fine_tune(base, synth, recorded, SPEC, args.tune_epochs, args.seed), recorded)
             _save(args.cache / "models" / f"without_{speaker}", fold,
                   trainnet.describe(args, Windows.join([synth, part, *mined]), time.perf_counter() - t0))
             log.info("fold without %s done (%.0f s)", speaker, time.perf_counter() - t0)

@@ -112,6 +112,22 @@ def fine_tune(base: dict, synth: Windows, real: Windows, spec: VerifierSpec, epo
     return fit(Windows.join([synth.select(keep), real]), spec, epochs, seed, init=base, lr=1e-3)
 
 
+def soup(models: list[dict[str, Any]], spec: VerifierSpec) -> dict[str, Any]:
+    """One network whose weights are the mean of several fine-tunings of the same base (a "model soup").
+
+    Runs at the cost of one; on a voice none of them heard it scores between them, so whether an unfamiliar
+    speaker passes rests less on which seed trained the network."""
+    import torch
+
+    if len(models) == 1:
+        return models[0]
+    states = [m["_torch"] for m in models]
+    net = build_net(spec)
+    net.load_state_dict({k: torch.tensor(np.mean([s[k] for s in states], axis=0).astype(states[0][k].dtype))
+                         for k in states[0]})
+    return export(net, spec)
+
+
 def build_net(spec: VerifierSpec):
     import torch
     from torch import nn
@@ -209,7 +225,8 @@ def describe(args: argparse.Namespace, data: Windows, seconds: float) -> dict:
     counts = np.bincount(data.y, minlength=len(TRIGGERS) + 1).tolist()
     return {"training": {"windows_per_class": counts, "per_word": args.per_word, "sentences": args.sentences,
                          "epochs": args.epochs, "tune_epochs": args.tune_epochs, "mining_rounds": args.mining_rounds,
-                         "mine_minutes": args.mine_minutes, "seed": args.seed, "seconds": round(seconds),
+                         "mine_minutes": args.mine_minutes, "seed": args.seed, "soup": args.soup,
+                         "seconds": round(seconds),
                          "speakers": sorted(set(data.speaker.tolist()) - {"synthetic"}),
                          "data": "espeak-ng and flite training voices (see avatar/voice/corpus.py), speech "
                                  "commands clips of the training speakers (CC-BY-4.0, Warden 2017)"}}

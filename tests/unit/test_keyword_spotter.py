@@ -88,6 +88,26 @@ def test_verifier_numpy_forward_matches_torch():
     assert np.allclose(ours, ref, atol=1e-5)
 
 
+def test_a_soup_is_the_mean_of_its_networks_weights_and_runs_as_one():
+    torch = pytest.importorskip("torch")
+    from avatar.voice.train import SPEC
+    from avatar.voice.trainnet import build_net, export, numpy_weights, soup
+
+    models = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        models.append(export(build_net(SPEC), SPEC))
+    mixed = soup(models, SPEC)
+    for k, v in mixed["_torch"].items():
+        if v.dtype.kind == "f":
+            assert np.allclose(v, (models[0]["_torch"][k] + models[1]["_torch"][k]) / 2, atol=1e-6), k
+    assert soup(models[:1], SPEC) is models[0]
+    x = np.random.default_rng(0).normal(0, 2, (SPEC.frames, SPEC.mel.n_mels)).astype(np.float32)
+    p = Verifier(SPEC, numpy_weights(mixed)).probabilities(x)
+    assert p.shape == (len(SPEC.classes),) and abs(p.sum() - 1) < 1e-5
+    assert not np.allclose(p, Verifier(SPEC, numpy_weights(models[0])).probabilities(x))
+
+
 def test_a_corrupt_verifier_file_is_refused(tmp_path):
     for name in ("verifier.json", "verifier.npz"):
         (tmp_path / name).write_bytes((MODEL_DIR / name).read_bytes())
