@@ -230,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _save(round_dir, model, {})
         mined.append(trainnet.mined_windows(round_dir, args, SPEC, args.seed + 100 + r))
         model = trainnet.fine_tune(base, synth, Windows.join([real, *mined]), SPEC, args.tune_epochs, args.seed)
+
     def souped(first: dict, recorded: Windows) -> dict:  # `first` is the fine-tuning with args.seed
         more = [trainnet.fine_tune(base, synth, recorded, SPEC, args.tune_epochs, args.seed + k)
                 for k in range(1, args.soup)]

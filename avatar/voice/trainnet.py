@@ -115,8 +115,8 @@ def fine_tune(base: dict, synth: Windows, real: Windows, spec: VerifierSpec, epo
 def soup(models: list[dict[str, Any]], spec: VerifierSpec) -> dict[str, Any]:
     """One network whose weights are the mean of several fine-tunings of the same base (a "model soup").
 
-    Runs at the cost of one; on a voice none of them heard it scores between them, so whether an unfamiliar
-    speaker passes rests less on which seed trained the network."""
+    Runs at the cost of one. Measured here, it scored a voice none of its parts heard between theirs (less
+    left to the seed), but it was also less sure of ordinary speech (benchmarks/results/voice_soup3.md)."""
     import torch
 
     if len(models) == 1:
