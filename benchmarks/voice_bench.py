@@ -157,7 +157,7 @@ def systems(fixtures: Path, cache: Path, model: Path = MODEL_DIR
     """Each step of the spotter; the last one scores each recorded "happy" with the model trained without it."""
     config = VoiceConfig()
     synthetic = load_verifier(Path(json.loads((cache / "models" / "latest.json").read_text())["synthetic"]))
-    shipped = load_verifier(model)
+    checked = load_verifier(model)
     folds = {p.name.removeprefix("without_"): load_verifier(p) for p in sorted((cache / "models").glob("without_*"))}
     length_scaled = [dataclasses.replace(s, search=default_search(s.trigger.phrase, False), verified=False)
                      for s in phrase_settings(config, None, None)]
@@ -167,8 +167,8 @@ def systems(fixtures: Path, cache: Path, model: Path = MODEL_DIR
         "+ per-word thresholds scaled by length": (KeywordSpotter(length_scaled, None), {}),
         "+ verifier trained on synthetic speech only": (
             KeywordSpotter(phrase_settings(config, None, synthetic), synthetic), {}),
-        "+ recorded clips of training speakers (shipped)": (
-            KeywordSpotter(phrase_settings(config, None, shipped), shipped), folds),
+        f"+ recorded clips of training speakers ({'shipped' if model == MODEL_DIR else model})": (
+            KeywordSpotter(phrase_settings(config, None, checked), checked), folds),
     }
 
 
@@ -217,11 +217,11 @@ def validation_curve(fixtures: Path, minutes: float, seed: int, model: Path = MO
         return noisy(np.concatenate(parts), rng, noises)
 
     sets = {"prose": stream(prose_sentences(rng, 100000)), "near_misses": stream(train_sentences(rng, 100000))}
-    shipped = load_verifier(model)
+    checked = load_verifier(model)
     out: dict = {name: {"minutes": round(len(a) / RATE / 60, 1), "false_alarms_per_10_min": {}}
                  for name, a in sets.items()}
     for threshold in (0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99):
-        spotter = KeywordSpotter(phrase_settings(VoiceConfig(threshold=threshold), None, shipped), shipped)
+        spotter = KeywordSpotter(phrase_settings(VoiceConfig(threshold=threshold), None, checked), checked)
         for name, audio in sets.items():
             found = run(spotter, audio)
             out[name]["false_alarms_per_10_min"][threshold] = round(10 * len(found) / (len(audio) / RATE / 60), 2)
