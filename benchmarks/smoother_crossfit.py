@@ -44,7 +44,8 @@ HALVES = {"even": 0, "odd": 1}  # the benchmark's halves: every other clip of th
 
 @dataclass(frozen=True)
 class Arm:
-    """One fine-tuning: which half it may see (None: synthetic only), its seed and loss weights."""
+    """One fine-tuning: the half its real clips come from ("all" when leaving one out), whether it sees real
+    tracking at all (False: the synthetic-only control), its seed and loss weights."""
 
     train_half: str
     real: bool
