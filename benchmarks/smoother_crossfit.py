@@ -237,7 +237,8 @@ def shipped_halves(cache: Path | None) -> dict:
 def markdown(rows: list[dict], shipped: dict, steps: int) -> str:
     lines = ["# Smoother: fine-tuning on real tracking, two-fold cross-fit", "",
              f"Each model: the shipped GRU fine-tuned {steps} more steps, scored on the half of the fixture videos "
-             "it never saw, against the best One Euro at no more lag grid-searched on that half.", "",
+             "it never saw, against the best One Euro at no more lag grid-searched on that half. The control saw no "
+             "video: its last column is only its figure on the other half.", "",
              "| fine-tuned on | seed | scored on | GRU jitter ×1e-3 @ lag ms | One Euro ×1e-3 @ lag ms (min_cutoff, β) "
              "| GRU vs One Euro | blinks kept | same model on the half it saw |", "|---|---|---|---|---|---|---|---|"]
     for h in ("even", "odd"):
