@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import sys
 import tempfile
@@ -102,8 +101,16 @@ def finetune(arm: Arm, real_clips: list, folder: Path):
     from avatar.runtime.manifest import write_entry
     from avatar.smoothing.gru import load_gru
     from avatar.smoothing.noise import PROFILE_PATH, NoiseProfile
-    from avatar.smoothing.ship import CHECKPOINT_FILE, ONNX_FILE, _entry, export_onnx
-    from avatar.smoothing.train import load_checkpoint, loss_fn, make_pool, realism, save_checkpoint, unroll
+    from avatar.smoothing.ship import CHECKPOINT_FILE, ONNX_FILE, export_onnx, model_entry
+    from avatar.smoothing.train import (
+        cosine_schedule,
+        load_checkpoint,
+        loss_fn,
+        make_pool,
+        realism,
+        save_checkpoint,
+        unroll,
+    )
     from avatar.smoothing.train_config import TrainConfig
 
     torch.set_num_threads(1)
@@ -115,8 +122,7 @@ def finetune(arm: Arm, real_clips: list, folder: Path):
     synth = make_pool(NoiseProfile.load(PROFILE_PATH), pool_n, arm.frames, arm.seed + 7, realism(shipped))
     net = load_checkpoint(REPO / "engines" / CHECKPOINT_FILE).train()
     opt = torch.optim.Adam(net.parameters(), lr=arm.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s / arm.steps, 1.0))))
+    sched = cosine_schedule(opt, arm.steps)
     gen = torch.Generator().manual_seed(arm.seed)
     n_real = int(64 * arm.real_share) if real is not None else 0
     n_syn = 64 - n_real
@@ -136,7 +142,7 @@ def finetune(arm: Arm, real_clips: list, folder: Path):
     shutil.copy(REPO / "engines" / "manifest.json", folder / "manifest.json")
     checkpoint = save_checkpoint(net, shipped, folder / CHECKPOINT_FILE)
     export_onnx(net, folder / ONNX_FILE)
-    write_entry(_entry(folder / ONNX_FILE, net, shipped, {}, PROFILE_PATH, checkpoint), folder)
+    write_entry(model_entry(folder / ONNX_FILE, net, shipped, {}, PROFILE_PATH, checkpoint), folder)
     return load_gru(folder)
 
 

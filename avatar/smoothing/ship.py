@@ -70,7 +70,7 @@ def parity(net: GruSmootherNet, model: GruStep, frames: int = 60, seed: int = 0)
     return worst
 
 
-def _entry(onnx: Path, net: GruSmootherNet, config: TrainConfig, metrics: dict, profile_path: Path,
+def model_entry(onnx: Path, net: GruSmootherNet, config: TrainConfig, metrics: dict, profile_path: Path,
            checkpoint: Path | None = None) -> ModelEntry:
     S = net.config.state_size
     return ModelEntry(
@@ -110,7 +110,7 @@ def train_and_ship(config: TrainConfig, engines: Path = SHIPPED_ENGINES, profile
     metrics = {"held_out_synthetic": {**scores.to_dict(), "clips": eval_clips, "fps": 30, "noise_level": 1.0},
                "parity_max_abs": float(f"{worst:.3g}"), "steps_done": run.steps,
                "train_seconds": round(run.seconds, 1), "final_loss": round(run.final_loss, 4)}
-    entry = _entry(onnx, net, config, metrics, profile_path, checkpoint)
+    entry = model_entry(onnx, net, config, metrics, profile_path, checkpoint)
     write_entry(entry, engines)
     log.info("smoother shipped: %s (%s), held-out %s", onnx, sha[:12], scores.to_dict())
     return Shipped(onnx, checkpoint, entry, worst)

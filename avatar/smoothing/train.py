@@ -117,6 +117,12 @@ class Trained:
     final_loss: float  # mean loss of the last 50 steps
 
 
+def cosine_schedule(opt: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning rate decayed by cosine over `steps` optimiser steps to 5 % of where it began."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0))))
+
+
 def train(config: TrainConfig, profile: NoiseProfile, progress: Progress | None = None) -> Trained:
     """Train from scratch, seeded; stops at config.steps or config.max_minutes, whichever comes first."""
     torch.manual_seed(config.seed)
@@ -124,8 +130,7 @@ def train(config: TrainConfig, profile: NoiseProfile, progress: Progress | None 
     net = GruSmootherNet(GruConfig(hidden=config.hidden), torch.tensor(profile.std, dtype=torch.float32))
     init_gain_bias(net)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s / config.steps, 1.0))))
+    sched = cosine_schedule(opt, config.steps)
     gen = torch.Generator().manual_seed(config.seed)
     t0 = time.monotonic()
     losses: list[float] = []

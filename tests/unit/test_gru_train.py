@@ -107,10 +107,10 @@ def test_onnx_export_matches_torch(tmp_path: Path) -> None:
 
 
 def _probe_entry(path: Path, net):
-    from avatar.smoothing.ship import _entry
+    from avatar.smoothing.ship import model_entry
 
     profile = Path(__file__).resolve().parents[2] / "avatar" / "smoothing" / "noise_profile.json"
-    return _entry(path, net, TrainConfig(**TINY), {}, profile)
+    return model_entry(path, net, TrainConfig(**TINY), {}, profile)
 
 
 def test_train_and_ship_writes_model_checkpoint_and_merges_the_manifest(tmp_path: Path) -> None:
