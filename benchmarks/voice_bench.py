@@ -1,8 +1,13 @@
 """Trigger-word benchmark: detection rate, false alarms per 10 minutes of ordinary speech and latency, for each
 step of the spotter (pocketsphinx alone → per-word thresholds → verifier on synthetic speech → verifier with
-recorded clips), measured side by side on the same audio.
+recorded clips → the verifier's per-word thresholds), measured side by side on the same audio.
 
     .venv/bin/python benchmarks/voice_bench.py [--quick] [--fixtures DIR]
+    .venv/bin/python benchmarks/voice_bench.py --validate --minutes 30 [--write-thresholds] [--model DIR]
+
+--validate only measures false alarms against the threshold, per word, on validation speech (never the
+benchmark's audio) and picks each word's threshold by a fixed rule (benchmarks/voice_validation.json);
+--write-thresholds stores them in the verifier's JSON, which is where the live spotter reads them.
 
 Writes benchmarks/voice_results.json and benchmarks/voice_results.md. Needs espeak-ng and flite. Everything
 synthetic here uses voices, carrier sentences, texts and noise files the verifier never trained on; recorded
@@ -22,7 +27,15 @@ import numpy as np
 from avatar.voice.audio import RATE, AudioChunk, read_wav, resample
 from avatar.voice.config import VoiceConfig
 from avatar.voice.corpus import CARRIERS_EVAL, TRIGGERS, load_noises, mix_at_snr, random_voice, speak
-from avatar.voice.spotter import Detection, KeywordSpotter, PhraseSettings, default_search, phrase_settings
+from avatar.voice.spotter import (
+    DEFAULT_THRESHOLD,
+    Detection,
+    KeywordSpotter,
+    PhraseSettings,
+    Scored,
+    default_search,
+    phrase_settings,
+)
 from avatar.voice.train import room_tone, speaker_of, speech_end
 from avatar.voice.trainnet import speech_command_clips, split_speakers
 from avatar.voice.verifier import MODEL_DIR, Verifier, load_verifier
@@ -158,6 +171,7 @@ def systems(fixtures: Path, cache: Path, model: Path = MODEL_DIR
     config = VoiceConfig()
     synthetic = load_verifier(Path(json.loads((cache / "models" / "latest.json").read_text())["synthetic"]))
     checked = load_verifier(model)
+    one_threshold = VoiceConfig(threshold=DEFAULT_THRESHOLD)
     folds = {p.name.removeprefix("without_"): load_verifier(p) for p in sorted((cache / "models").glob("without_*"))}
     length_scaled = [dataclasses.replace(s, search=default_search(s.trigger.phrase, False), verified=False)
                      for s in phrase_settings(config, None, None)]
@@ -166,8 +180,10 @@ def systems(fixtures: Path, cache: Path, model: Path = MODEL_DIR
             KeywordSpotter(plain_settings(config, -30.0), None), {}),
         "+ per-word thresholds scaled by length": (KeywordSpotter(length_scaled, None), {}),
         "+ verifier trained on synthetic speech only": (
-            KeywordSpotter(phrase_settings(config, None, synthetic), synthetic), {}),
-        f"+ recorded clips of training speakers ({'shipped' if model == MODEL_DIR else model})": (
+            KeywordSpotter(phrase_settings(one_threshold, None, synthetic), synthetic), {}),
+        f"+ recorded clips of training speakers (one threshold, {DEFAULT_THRESHOLD})": (
+            KeywordSpotter(phrase_settings(one_threshold, None, checked), checked), folds),
+        f"+ per-word thresholds chosen on validation speech ({'shipped' if model == MODEL_DIR else model})": (
             KeywordSpotter(phrase_settings(config, None, checked), checked), folds),
     }
 
@@ -198,7 +214,10 @@ def validation_curve(fixtures: Path, minutes: float, seed: int, model: Path = MO
     """False alarms per 10 minutes against the threshold on validation speech, so the default threshold is not
     chosen on the benchmark's own audio: training voices and noises speaking ordinary prose (the pool training mined
     hard negatives from, so if anything optimistic) and the training grammar's sentences with near misses
-    ("happened", "saddle"), which no conversation is as full of."""
+    ("happened", "saddle"), which no conversation is as full of.
+
+    Each stream is scored once (every candidate with its verifier score) and the spotter's decisions replayed
+    under each threshold, per word; `choose_thresholds` then picks each word's threshold by CHOICE_RULE."""
     from avatar.voice.corpus import prose_sentences, train_sentences
     from avatar.voice.train import TRAIN_NOISES
 
@@ -218,15 +237,66 @@ def validation_curve(fixtures: Path, minutes: float, seed: int, model: Path = MO
 
     sets = {"prose": stream(prose_sentences(rng, 100000)), "near_misses": stream(train_sentences(rng, 100000))}
     checked = load_verifier(model)
-    out: dict = {name: {"minutes": round(len(a) / RATE / 60, 1), "false_alarms_per_10_min": {}}
-                 for name, a in sets.items()}
-    for threshold in (0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99):
-        spotter = KeywordSpotter(phrase_settings(VoiceConfig(threshold=threshold), None, checked), checked)
-        for name, audio in sets.items():
-            found = run(spotter, audio)
-            out[name]["false_alarms_per_10_min"][threshold] = round(10 * len(found) / (len(audio) / RATE / 60), 2)
-        print(threshold, {n: out[n]["false_alarms_per_10_min"][threshold] for n in sets}, flush=True)
+    spotter = KeywordSpotter(phrase_settings(VoiceConfig(threshold=DEFAULT_THRESHOLD), None, checked), checked)
+    words = [p for p, s in spotter.settings.items() if s.verified]
+    out: dict = {"thresholds": list(THRESHOLD_GRID), "words": words}
+    streams = {name: score_stream(spotter, audio) for name, audio in sets.items()}
+    for name, audio in sets.items():
+        scored = streams[name]
+        minutes = len(audio) / RATE / 60
+        per_word = {w: [] for w in words}
+        total = []
+        for t in THRESHOLD_GRID:
+            found = replay(spotter, scored, dict.fromkeys(words, t))
+            total.append(round(10 * len(found) / minutes, 2))
+            for w in words:
+                per_word[w].append(sum(d.phrase == w for d in found))
+        out[name] = {"minutes": round(minutes, 1),
+                     "false_alarms_per_10_min": dict(zip(THRESHOLD_GRID, total, strict=True)),
+                     "false_alarms_by_word": per_word}
+        print(name, out[name], flush=True)
+    chosen = choose_thresholds(out)
+    out["chosen"] = {"rule": CHOICE_RULE, "thresholds": chosen}
+    for name in sets:
+        found = replay(spotter, streams[name], chosen)
+        out[name]["false_alarms_per_10_min_chosen"] = round(10 * len(found) / out[name]["minutes"], 2)
     return out
+
+
+THRESHOLD_GRID = (0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
+CHOICE_RULE = ("per word, the lowest threshold of 0.90..0.99 with no false alarm of that word on the validation "
+               "prose and no more on the near misses than at the default 0.95; 0.99 if none")
+
+
+def score_stream(spotter: KeywordSpotter, pcm: np.ndarray) -> list[tuple[list[Scored], float]]:
+    """Every candidate of a stream with its verifier score, chunk by chunk, for `replay` under any thresholds."""
+    spotter.reset()
+    return [(spotter.score(c), c.t_end) for c in (AudioChunk(pcm[i : i + BLOCK], i / RATE)
+                                                   for i in range(0, len(pcm), BLOCK))]
+
+
+def replay(spotter: KeywordSpotter, scored: list[tuple[list[Scored], float]],
+           thresholds: dict[str, float]) -> list[Detection]:
+    """What the spotter reports on a scored stream with these per-word verifier thresholds."""
+    spotter.reset()
+    out = []
+    for chunk, t_end in scored:
+        rescored = [dataclasses.replace(sc, passed=sc.score >= thresholds.get(sc.candidate.phrase, 1.0))
+                    for sc in chunk]
+        out += spotter.decide(rescored, t_end)
+    return out
+
+
+def choose_thresholds(curve: dict) -> dict[str, float]:
+    """`CHOICE_RULE` applied to the validation curve."""
+    grid = curve["thresholds"]
+    default = grid.index(0.95)
+    chosen = {}
+    for w in curve["words"]:
+        prose, near = curve["prose"]["false_alarms_by_word"][w], curve["near_misses"]["false_alarms_by_word"][w]
+        ok = [t for i, t in enumerate(grid) if t >= 0.9 and prose[i] == 0 and near[i] <= near[default]]
+        chosen[w] = min(ok) if ok else 0.99
+    return chosen
 
 
 def main() -> int:
@@ -238,14 +308,27 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="8 takes per word, 3 minutes of conversation")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--validate", action="store_true", help="only the threshold curve on validation speech")
+    p.add_argument("--write-thresholds", action="store_true",
+                   help="with --validate: store the chosen per-word thresholds in the model's verifier.json")
     p.add_argument("--model", type=Path, default=MODEL_DIR,
                    help="the verifier to score as shipped (a folder from `python -m avatar.voice.train --out`)")
     args = p.parse_args()
     if args.quick:
         args.per_word, args.minutes = 8, 3.0
+    if args.write_thresholds and (not args.validate or args.minutes < 20):
+        p.error("--write-thresholds needs --validate and at least --minutes 20: on less speech a word that "
+                "happened not to false-alarm would get a threshold the next 10 minutes disprove")
     if args.validate:
         curve = validation_curve(args.fixtures, args.minutes, args.seed, args.model)
         (HERE / "voice_validation.json").write_text(json.dumps(curve, indent=2) + "\n")
+        if args.write_thresholds:
+            meta_path = args.model / "verifier.json"
+            meta = json.loads(meta_path.read_text())
+            meta["thresholds"] = curve["chosen"]["thresholds"]
+            meta["thresholds_chosen"] = {"rule": CHOICE_RULE, "validation": "benchmarks/voice_validation.json",
+                                         "minutes": {n: curve[n]["minutes"] for n in ("prose", "near_misses")}}
+            meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+            print(f"wrote {meta['thresholds']} to {meta_path}")
         print(json.dumps(curve, indent=2))
         return 0
     rng = np.random.default_rng(args.seed)

@@ -120,7 +120,7 @@ def _profile(takes: Sequence[Take], settings: dict[str, PhraseSettings], spotter
         if not mine:
             continue
         if s.verified:
-            thresholds[phrase], warning = choose_threshold(mine, negative.get(phrase, []), config.threshold)
+            thresholds[phrase], warning = choose_threshold(mine, negative.get(phrase, []), s.threshold)
         else:
             warning = "" if min(mine) > 0 else "not detected in every take"
         notes[phrase] = {"takes": [round(x, 3) for x in mine],

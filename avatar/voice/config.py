@@ -22,7 +22,9 @@ class VoiceConfig:
     vocabulary: tuple[str, ...] = DEFAULT_VOCABULARY  # PHRASE=EXPRESSION, e.g. "so happy=happy"
     hold: tuple[str, ...] = ()  # PHRASE=SECONDS before easing back (0 latches); others: expression.hold_s
     thresholds: tuple[str, ...] = ()  # PHRASE=0..1 verifier score needed; beats the profile and `threshold`
-    threshold: float = 0.95  # verifier score needed by phrases without their own (higher: fewer false alarms)
+    # verifier score needed by phrases without their own (higher: fewer false alarms); None: the verifier's own
+    # per-word thresholds, chosen on validation speech (DEFAULT_THRESHOLD for words it has none for)
+    threshold: float | None = None
     search_thresholds: tuple[str, ...] = ()  # PHRASE=EXPONENT of pocketsphinx's threshold (-40 = 1e-40)
     pronunciations: tuple[str, ...] = ()  # WORD=ARPABET phones ("emotebot=IY M OW T B AA T") for new words
     verify: bool = True  # check pocketsphinx's candidates with the verifier network (off: pocketsphinx alone)
@@ -31,7 +33,7 @@ class VoiceConfig:
     def __post_init__(self) -> None:
         if not 0.005 <= self.block_s <= 0.2:
             raise ConfigError(f"voice.block_s must be within 0.005..0.2 seconds, got {self.block_s}")
-        if not 0.0 < self.threshold < 1.0:
+        if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"voice.threshold must be between 0 and 1, got {self.threshold}")
         if self.stdin not in ("auto", "on", "off"):
             raise ConfigError(f"voice.stdin must be one of auto, on, off; got {self.stdin!r}")

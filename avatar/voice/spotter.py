@@ -19,6 +19,7 @@ from avatar.voice.vocabulary import Trigger, Vocabulary, parse_vocabulary
 
 log = logging.getLogger(__name__)
 
+DEFAULT_THRESHOLD = 0.95  # verifier score needed where neither config, profile nor verifier says otherwise
 _BUFFER_S = 2.0  # audio kept for the verifier's window
 _OVERLAP_S = 0.05  # a candidate may start this much inside audio already reported (words run together)
 _REFRACTORY_S = 0.25  # after a phrase, candidates starting this soon are its echo (the verifier still hears
@@ -76,13 +77,16 @@ def default_search(phrase: str, verified: bool) -> float:
 
 def phrase_settings(config: VoiceConfig, profile: VoiceProfile | None, verifier: Verifier | None,
                     vocabulary: Vocabulary | None = None) -> list[PhraseSettings]:
-    """Thresholds per phrase: the config's own, else the profile's, else the defaults."""
+    """Thresholds per phrase: the config's own for that phrase, else the profile's, else the config's one
+    threshold, else the verifier's for that word (chosen on validation speech), else DEFAULT_THRESHOLD."""
     vocab = vocabulary or parse_vocabulary(config)
     prof = profile or VoiceProfile()
     out = []
     for t in vocab.triggers:
         verified = config.verify and verifier is not None and verifier.knows(t.phrase)
         threshold = t.threshold if t.threshold is not None else prof.thresholds.get(t.phrase, config.threshold)
+        if threshold is None:
+            threshold = verifier.thresholds.get(t.phrase, DEFAULT_THRESHOLD) if verifier else DEFAULT_THRESHOLD
         search = t.search_threshold if t.search_threshold is not None else prof.search_thresholds.get(
             t.phrase, default_search(t.phrase, verified))
         out.append(PhraseSettings(t, threshold, search, verified))
@@ -150,15 +154,22 @@ class KeywordSpotter:
 
     def process(self, chunk: AudioChunk) -> list[Detection]:
         """Feed a chunk; the phrases it completes (at most one per spoken phrase)."""
+        return self.decide(self.score(chunk), chunk.t_end)
+
+    def decide(self, scored: Sequence[Scored], t_end: float) -> list[Detection]:
+        """The report, if any, from one chunk's scored candidates (`score`'s output; `t_end`: the chunk's end).
+
+        Split from `score` so a benchmark can score audio once and replay the decision under other thresholds.
+        """
         best: Scored | None = None
-        for sc in self.score(chunk):
+        for sc in scored:
             if sc.passed and not self._repeats(sc.candidate) and (best is None or sc.score > best.score):
                 best = sc
         if best is None:
             return []
         c = best.candidate
         trigger = self.settings[c.phrase].trigger
-        self._last = Detection(c.phrase, trigger.expression, c.t_start, c.t_end, chunk.t_end, best.score)
+        self._last = Detection(c.phrase, trigger.expression, c.t_start, c.t_end, t_end, best.score)
         return [self._last]
 
     def _repeats(self, c: Candidate) -> bool:

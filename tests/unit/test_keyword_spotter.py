@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ from avatar.expression.rig import Expression
 from avatar.voice.audio import RATE, chunks, read_wav, resample
 from avatar.voice.config import VoiceConfig
 from avatar.voice.kws import KwsConfig, KwsPhrase, KwsStage
-from avatar.voice.spotter import KeywordSpotter
+from avatar.voice.profile import VoiceProfile
+from avatar.voice.spotter import DEFAULT_THRESHOLD, KeywordSpotter, phrase_settings
 from avatar.voice.synth import say_espeak
 from avatar.voice.verifier import MODEL_DIR, Verifier, load_verifier
 from tests.conftest import require_tool
@@ -117,3 +119,49 @@ def test_a_corrupt_verifier_file_is_refused(tmp_path):
     with pytest.raises(ModelError, match="sha256"):
         load_verifier(tmp_path)
     assert load_verifier(MODEL_DIR).knows("happy")
+
+
+def test_a_verifier_with_broken_thresholds_is_refused(tmp_path):
+    for name in ("verifier.json", "verifier.npz"):
+        (tmp_path / name).write_bytes((MODEL_DIR / name).read_bytes())
+    meta = json.loads((tmp_path / "verifier.json").read_text())
+    meta["thresholds"] = {"happy": 1.5}
+    (tmp_path / "verifier.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="thresholds"):
+        load_verifier(tmp_path)
+
+
+def test_thresholds_come_from_config_then_profile_then_one_threshold_then_the_verifier():
+    verifier = load_verifier()
+    assert verifier.thresholds, "the shipped verifier carries per-word thresholds chosen on validation speech"
+    word = next(iter(verifier.thresholds))
+
+    def chosen(config: VoiceConfig, profile: VoiceProfile | None = None) -> float:
+        return {s.trigger.phrase: s.threshold for s in phrase_settings(config, profile, verifier)}[word]
+
+    assert chosen(VoiceConfig()) == verifier.thresholds[word]
+    assert chosen(VoiceConfig(threshold=0.5)) == 0.5  # one threshold for all words overrides the verifier's
+    assert chosen(VoiceConfig(threshold=0.5), VoiceProfile({word: 0.6})) == 0.6  # the user's voice beats both
+    assert chosen(VoiceConfig(threshold=0.5, thresholds=(f"{word}=0.7",)), VoiceProfile({word: 0.6})) == 0.7
+    bare = Verifier(verifier.spec, {k: v for k, v in np.load(MODEL_DIR / "verifier.npz").items()})
+    assert {s.threshold for s in phrase_settings(VoiceConfig(), None, bare)} == {DEFAULT_THRESHOLD}
+
+
+def test_scoring_once_and_deciding_later_reports_what_process_does(spotter):
+    # the benchmark scores validation speech once and replays decide() under other thresholds
+    require_tool("espeak-ng")
+    speech = say_espeak("I feel happy today, but that was a surprised look", "en-us", rate=160)
+    x = resample(np.concatenate([np.zeros(speech.sr // 2, np.float32), speech.pcm, np.zeros(speech.sr, np.float32)]),
+                 speech.sr)
+    blocks = list(chunks(x, RATE, 0.02))
+    spotter.reset()
+    live = [d for c in blocks for d in spotter.process(c)]
+    spotter.reset()
+    scored = [(spotter.score(c), c.t_end) for c in blocks]
+    spotter.reset()
+    replayed = [d for s, t in scored for d in spotter.decide(s, t)]
+    assert [d.phrase for d in live] == ["happy", "surprised"]
+    assert replayed == live
+    spotter.reset()
+    none_pass = [[replace(sc, passed=False) for sc in s] for s, _ in scored]
+    assert [d for s, (_, t) in zip(none_pass, scored, strict=True) for d in spotter.decide(s, t)] == []
