@@ -2,6 +2,7 @@
 
     nice -n 10 .venv/bin/python benchmarks/smoother_knobs.py [--steps 50 150 400] [--jobs 2]
         [--videos-cache F.npz] [--name NAME]
+    nice -n 10 .venv/bin/python benchmarks/smoother_knobs.py --time-split 0.6
 
 The filter is the product's One Euro on field-range units, except that per field and frame its cut-off is
 min_cutoff·e^g1 + β·e^g2·|dx̂|, with g = span·tanh(GRU output) and the GRU's output layer starting at zero: at
@@ -20,6 +21,11 @@ One Euro grid-searched on the same clips):
   the clip);
 - synthetic: trained on the smoother's own synthetic clips (its training loss and data).
 Writes benchmarks/results/smoother_knobs[_NAME].{json,md}. Nothing here touches engines/.
+
+--time-split FRAC asks whether it would help as a per-user calibration: on each clip of 10 s or more, a filter
+trained on the first FRAC of that clip alone (the same person, camera and session) and, as the control, one
+trained on the first FRAC of the other long clips, both scored on the rest of the clip
+(benchmarks/results/smoother_knobs_timesplit[_NAME].{json,md}).
 """
 
 from __future__ import annotations
@@ -153,6 +159,85 @@ def train(recipe: Recipe, real_clips: list) -> Stepper:
     return Stepper(net.eval())
 
 
+def long_clips(cache: Path | None) -> list:
+    from smoother_crossfit import scored_clips
+
+    return [c for c in scored_clips(cache) if len(c.values) / c.fps >= 10.0]
+
+
+def calibrated(recipe: Recipe, cache: Path | None, k: int, own: bool, frac: float) -> tuple[int, np.ndarray]:
+    """Long clip k through a filter trained on the first `frac` of clip k (own) or of the other long clips."""
+    from dataclasses import replace
+
+    from avatar.expression.rig import HIGH, LOW, N_FACE
+    from avatar.smoothing.evaluate import gru_runner
+
+    clips = long_clips(cache)
+
+    def head(c):
+        n = int(len(c.values) * frac)
+        return replace(c, values=c.values[:n], present=c.present[:n])
+
+    model = train(replace(recipe, seed=recipe.seed + k),
+                  [head(clips[k])] if own else [head(c) for i, c in enumerate(clips) if i != k])
+    c = clips[k]
+    return k, gru_runner(model)(np.arange(len(c.values)) / c.fps, np.clip(c.values, LOW[:N_FACE], HIGH[:N_FACE]),
+                                c.present)
+
+
+def time_split(args: argparse.Namespace) -> dict:
+    from smoother import grid, one_euro_runner, pick, vs_one_euro
+
+    from avatar.expression.rig import HIGH, LOW, N_FACE
+    from avatar.smoothing.metrics import score
+    from avatar.smoothing.noise import local_fit
+    from avatar.smoothing.units import normalise
+
+    clips = long_clips(args.videos_cache)
+    xs = [np.clip(c.values, LOW[:N_FACE], HIGH[:N_FACE]) for c in clips]
+    ts = [np.arange(len(x)) / c.fps for x, c in zip(xs, clips, strict=True)]
+    fits = [normalise(local_fit(x)) for x in xs]
+    cuts = [int(len(x) * args.time_split) for x in xs]
+
+    def scored(outs: list[np.ndarray]):  # the part of each clip after its cut
+        ks = range(len(clips))
+        return score([normalise(outs[k])[cuts[k]:] for k in ks], [fits[k][cuts[k]:] for k in ks],
+                     [ts[k][cuts[k]:] for k in ks], [clips[k].present[cuts[k]:] for k in ks],
+                     blink_refs=[normalise(xs[k])[cuts[k]:] for k in ks])
+
+    rows = grid(lambda cfg: scored([one_euro_runner(cfg)(ts[k], xs[k], clips[k].present) for k in range(len(clips))]))
+    recipe = Recipe("real", args.insample_steps)
+    report: dict = {"clips": [c.name for c in clips], "frac": args.time_split, "recipe": asdict(recipe), "rows": []}
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for own in (True, False):
+            n = len(clips)
+            outs = dict(pool.map(calibrated, [recipe] * n, [args.videos_cache] * n, range(n), [own] * n,
+                                 [args.time_split] * n))
+            g = scored([outs[k] for k in range(n)]).to_dict()
+            e = pick(rows, g["lag_ms"])["one_euro_min_jitter_at_gru_lag"]
+            report["rows"].append({"trained_on": "the same clip's start" if own else "the other clips' starts",
+                                   "filter": g, "one_euro": e, "vs_one_euro": e and round(vs_one_euro(g, e), 3)})
+            print(json.dumps(report["rows"][-1]), flush=True)
+    return report
+
+
+def time_split_markdown(r: dict) -> str:
+    lines = ["# Smoother: the knob-turning One Euro as a per-user calibration", "",
+             f"Made by `python benchmarks/smoother_knobs.py --time-split {r['frac']}`. Clips of 10 s or more "
+             f"({', '.join(r['clips'])}); each filter trained {r['recipe']['steps']} steps on the first "
+             f"{r['frac']:.0%} of clips, scored on the rest of each clip, pooled, against the best One Euro "
+             "grid-searched on those same parts at no more lag. Jitter ×1e-3 @ lag ms.", "",
+             "| trained on | filter jitter @ lag | best One Euro at ≤ that lag | vs One Euro | blinks kept |",
+             "|---|---|---|---|---|"]
+    for row in r["rows"]:
+        g, e = row["filter"], row["one_euro"]
+        euro = f"{e['jitter'] * 1e3:.3f} @ {e['lag_ms']} ({e['min_cutoff']} Hz, β {e['beta']})" if e else "-"
+        vs = f"{row['vs_one_euro']:+.0%}" if row["vs_one_euro"] is not None else "-"
+        lines.append(f"| {row['trained_on']} | {g['jitter'] * 1e3:.3f} @ {g['lag_ms']} | {euro} | {vs} | "
+                     f"{g['blink_kept']:.0%} |")
+    return "\n".join(lines) + "\n"
+
+
 def outputs(recipe: Recipe, cache: Path | None, held_out: int | None) -> dict[int, np.ndarray]:
     """Train on the clips other than `held_out` (all when None) and run the live stage on the held-out one
     (on all of them when None), in rig units."""
@@ -177,7 +262,19 @@ def main() -> int:
     p.add_argument("--jobs", type=int, default=2, help="filters trained at once (each uses one core)")
     p.add_argument("--videos-cache", type=Path, default=None, help="tracked videos (.npz), made on first use")
     p.add_argument("--name", default=None, help="suffix of the results files")
+    p.add_argument("--time-split", type=float, default=None, metavar="FRAC",
+                   help="only the per-user calibration test: train on the first FRAC of clips, score the rest")
     args = p.parse_args()
+    out = REPO / "benchmarks" / "results"
+    suffix = f"_{args.name}" if args.name else ""
+    if args.time_split is not None:
+        if not 0.2 <= args.time_split <= 0.8:
+            p.error("--time-split must be within 0.2..0.8")
+        split = time_split(args)
+        (out / f"smoother_knobs_timesplit{suffix}.json").write_text(json.dumps(split, indent=2) + "\n")
+        (out / f"smoother_knobs_timesplit{suffix}.md").write_text(time_split_markdown(split))
+        print(time_split_markdown(split))
+        return 0
 
     from smoother import grid, one_euro_runner, pick, vs_one_euro
     from smoother_crossfit import scored_clips
@@ -228,8 +325,7 @@ def main() -> int:
                          ("synthetic", Recipe("synthetic", args.synthetic_steps))):
         results.append(row(name, recipe, outputs(recipe, args.videos_cache, None)))
     report = {"clips": [c.name for c in clips], "seconds": round(time.perf_counter() - t0), "rows": results}
-    stem = "smoother_knobs" + (f"_{args.name}" if args.name else "")
-    out = REPO / "benchmarks" / "results"
+    stem = "smoother_knobs" + suffix
     (out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / f"{stem}.md").write_text(markdown(report))
     print(markdown(report))
