@@ -265,7 +265,7 @@ def validation_curve(fixtures: Path, minutes: float, seed: int, model: Path = MO
 
 THRESHOLD_GRID = (0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
 CHOICE_RULE = ("per word, the lowest threshold of 0.90..0.99 with no false alarm of that word on the validation "
-               "prose and no more on the near misses than at the default 0.95; 0.99 if none")
+               f"prose and no more on the near misses than at the default {DEFAULT_THRESHOLD}; 0.99 if none")
 
 
 def score_stream(spotter: KeywordSpotter, pcm: np.ndarray) -> list[tuple[list[Scored], float]]:
@@ -290,7 +290,7 @@ def replay(spotter: KeywordSpotter, scored: list[tuple[list[Scored], float]],
 def choose_thresholds(curve: dict) -> dict[str, float]:
     """`CHOICE_RULE` applied to the validation curve."""
     grid = curve["thresholds"]
-    default = grid.index(0.95)
+    default = grid.index(DEFAULT_THRESHOLD)
     chosen = {}
     for w in curve["words"]:
         prose, near = curve["prose"]["false_alarms_by_word"][w], curve["near_misses"]["false_alarms_by_word"][w]
