@@ -43,7 +43,6 @@ def start_listening(config: VoiceConfig, emit: Emit, stack: ExitStack, profile_p
     listener = VoiceListener(mic, spotter, emit, clock)
     listener.start()
     stack.callback(listener.stop)
-    log.info("listening for %s", ", ".join(spotter.settings))
     return listener
 
 

@@ -114,8 +114,14 @@ class KeywordSpotter:
             if unknown:
                 log.info("voice: %s checked by pocketsphinx alone (the verifier was trained on %s)",
                          ", ".join(unknown), ", ".join(c for c in checker.spec.classes if checker.knows(c)))
-        settings = phrase_settings(config, profile, checker, vocab)
-        return cls(settings, checker, dict(vocab.pronunciations))
+        spotter = cls(phrase_settings(config, profile, checker, vocab), checker, dict(vocab.pronunciations))
+        log.info("voice: listening for %s", spotter.describe())
+        return spotter
+
+    def describe(self) -> str:
+        """Each phrase with the verifier score it needs (or that pocketsphinx alone decides), for the log."""
+        return ", ".join(f"{p} ({s.threshold:.2f})" if s.verified else f"{p} (pocketsphinx only)"
+                         for p, s in self.settings.items())
 
     def reset(self, keep_voice: bool = False) -> None:
         """A new stream; `keep_voice` keeps what pocketsphinx learnt of the speaker's channel (its cepstral mean)."""

@@ -165,3 +165,9 @@ def test_scoring_once_and_deciding_later_reports_what_process_does(spotter):
     spotter.reset()
     none_pass = [[replace(sc, passed=False) for sc in s] for s, _ in scored]
     assert [d for s, (_, t) in zip(none_pass, scored, strict=True) for d in spotter.decide(s, t)] == []
+
+
+def test_the_log_says_what_score_each_phrase_needs():
+    verifier = load_verifier()
+    spotter = KeywordSpotter.from_config(VoiceConfig(vocabulary=("happy=happy", "oh no=sad")), None, verifier)
+    assert spotter.describe() == f"happy ({verifier.thresholds['happy']:.2f}), oh no (pocketsphinx only)"
