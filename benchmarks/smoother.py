@@ -96,11 +96,17 @@ def still_curvature(outs: list[np.ndarray], truths: list[np.ndarray], ts: list[n
             "top_0.1pct_share": top(0.001), "top_1pct_share": top(0.01)}
 
 
+def clip_arrays(clips: list) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Each tracked clip as the live smoother sees it (clipped to the rig's ranges), its frame times, and the
+    zero-phase local fit of it in range units: the truth the videos are scored against."""
+    xs = [np.clip(c.values, LOW[:N_FACE], HIGH[:N_FACE]) for c in clips]
+    ts = [np.arange(len(x)) / c.fps for x, c in zip(xs, clips, strict=True)]
+    return xs, ts, [normalise(local_fit(x)) for x in xs]
+
+
 def videos(model: GruStep, cache: Path | None) -> dict:
     clips = [c for c in fixture_videos(FIXTURES, cache) if c.present.mean() > 0.9]
-    xs = [np.clip(c.values, LOW[:N_FACE], HIGH[:N_FACE]) for c in clips]  # what the live smoother sees
-    ts = [np.arange(len(x)) / c.fps for x, c in zip(xs, clips, strict=True)]
-    proxies = [normalise(local_fit(x)) for x in xs]
+    xs, ts, proxies = clip_arrays(clips)
 
     every = range(len(clips))
 

@@ -182,17 +182,14 @@ def run_fold(k: int, arm: Arm, cache: Path | None, folder: Path) -> tuple[int, n
 def leave_one_out(seed: int, steps: int, jobs: int, cache: Path, tmp: Path) -> dict:
     """Each clip scored by models fine-tuned without it (synthetic only, and with real tracking); the held-out
     outputs pooled and scored against One Euro grid-searched on all the clips."""
-    from smoother import grid, one_euro_runner, pick, vs_one_euro
+    from smoother import clip_arrays, grid, one_euro_runner, pick, vs_one_euro
 
-    from avatar.expression.rig import HIGH, LOW, N_FACE
     from avatar.smoothing.metrics import score
-    from avatar.smoothing.noise import local_fit
     from avatar.smoothing.units import normalise
 
     clips = scored_clips(cache)
-    xs = [np.clip(c.values, LOW[:N_FACE], HIGH[:N_FACE]) for c in clips]
-    ts = [np.arange(len(x)) / c.fps for x, c in zip(xs, clips, strict=True)]
-    truths, present = [normalise(local_fit(x)) for x in xs], [c.present for c in clips]
+    xs, ts, truths = clip_arrays(clips)
+    present = [c.present for c in clips]
 
     def scored(outs: list[np.ndarray]):
         return score([normalise(o) for o in outs], truths, ts, present, blink_refs=[normalise(x) for x in xs])

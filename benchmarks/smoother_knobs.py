@@ -127,7 +127,7 @@ def train(recipe: Recipe, real_clips: list) -> Stepper:
     from smoother_crossfit import real_batch
 
     from avatar.smoothing.noise import PROFILE_PATH, NoiseProfile
-    from avatar.smoothing.train import cosine_schedule, loss_fn, make_pool, realism
+    from avatar.smoothing.train import cosine_schedule, loss_fn, make_pool, realism, unroll
     from avatar.smoothing.train_config import TrainConfig
 
     torch.set_num_threads(1)
@@ -144,11 +144,7 @@ def train(recipe: Recipe, real_clips: list) -> Stepper:
     gen = torch.Generator().manual_seed(recipe.seed)
     for _ in range(recipe.steps):
         b = pool.pick(torch.randint(0, pool.x.shape[0], (recipe.batch,), generator=gen))
-        state, ys = net.initial_state(b.x[:, 0]), []
-        for i in range(b.x.shape[1]):
-            y, state = net(b.x[:, i], b.aux[:, i], state)
-            ys.append(y)
-        out = torch.stack(ys, 1)
+        out = unroll(net, b.x, b.aux)  # the KnobFilter keeps the smoother's step contract
         loss = (loss_fn(net, out, b, 0.0, recipe.still_weight) if recipe.data == "real"
                 else loss_fn(net, out, b, config.jitter_weight, config.still_weight))
         opt.zero_grad()
@@ -186,17 +182,13 @@ def calibrated(recipe: Recipe, cache: Path | None, k: int, own: bool, frac: floa
 
 
 def time_split(args: argparse.Namespace) -> dict:
-    from smoother import grid, one_euro_runner, pick, vs_one_euro
+    from smoother import clip_arrays, grid, one_euro_runner, pick, vs_one_euro
 
-    from avatar.expression.rig import HIGH, LOW, N_FACE
     from avatar.smoothing.metrics import score
-    from avatar.smoothing.noise import local_fit
     from avatar.smoothing.units import normalise
 
     clips = long_clips(args.videos_cache)
-    xs = [np.clip(c.values, LOW[:N_FACE], HIGH[:N_FACE]) for c in clips]
-    ts = [np.arange(len(x)) / c.fps for x, c in zip(xs, clips, strict=True)]
-    fits = [normalise(local_fit(x)) for x in xs]
+    xs, ts, fits = clip_arrays(clips)
     cuts = [int(len(x) * args.time_split) for x in xs]
 
     def scored(outs: list[np.ndarray]):  # the part of each clip after its cut
@@ -276,20 +268,17 @@ def main() -> int:
         print(time_split_markdown(split))
         return 0
 
-    from smoother import grid, one_euro_runner, pick, vs_one_euro
+    from smoother import clip_arrays, grid, one_euro_runner, pick, vs_one_euro
     from smoother_crossfit import scored_clips
 
-    from avatar.expression.rig import HIGH, LOW, N_FACE
     from avatar.smoothing.metrics import score
-    from avatar.smoothing.noise import local_fit
     from avatar.smoothing.one_euro import OneEuroConfig
     from avatar.smoothing.units import normalise
 
     t0 = time.perf_counter()
     clips = scored_clips(args.videos_cache)
-    xs = [np.clip(c.values, LOW[:N_FACE], HIGH[:N_FACE]) for c in clips]
-    ts = [np.arange(len(x)) / c.fps for x, c in zip(xs, clips, strict=True)]
-    truths, present = [normalise(local_fit(x)) for x in xs], [c.present for c in clips]
+    xs, ts, truths = clip_arrays(clips)
+    present = [c.present for c in clips]
 
     def scored(outs: list[np.ndarray], only: list[int] | None = None):
         ks = only if only is not None else list(range(len(clips)))
