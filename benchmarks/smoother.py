@@ -104,8 +104,9 @@ def clip_arrays(clips: list) -> tuple[list[np.ndarray], list[np.ndarray], list[n
     return xs, ts, [normalise(local_fit(x)) for x in xs]
 
 
-def videos(model: GruStep, cache: Path | None) -> dict:
-    clips = [c for c in fixture_videos(FIXTURES, cache) if c.present.mean() > 0.9]
+def videos(model: GruStep, cache: Path | None, tracked: list | None = None) -> dict:
+    """The GRU against One Euro on the fixture videos (`tracked`: other trackings of them instead)."""
+    clips = [c for c in (tracked or fixture_videos(FIXTURES, cache)) if c.present.mean() > 0.9]
     xs, ts, proxies = clip_arrays(clips)
 
     every = range(len(clips))

@@ -134,15 +134,22 @@ def _statics(fixtures: Path, make: Callable[[], tuple[Tracker, Callable[[], None
     return clips
 
 
+def track_video(path: Path, perturb: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]] | None = None,
+                name: str | None = None) -> Clip:
+    """One video through a fresh live tracker (legacy FaceMesh, video mode), its frames first through
+    `perturb` when given (a benchmark's image changes)."""
+    track, close = _facemesh(False)
+    try:
+        frames, fps = _video_frames(path)
+        return track_clip(perturb(frames) if perturb else frames, fps, track, name or path.name)
+    finally:
+        close()
+
+
 def _videos(fixtures: Path) -> list[Clip]:
     clips = []
     for name in VIDEOS:
-        track, close = _facemesh(False)
-        try:
-            frames, fps = _video_frames(fixtures / "videos" / name)
-            clips.append(track_clip(frames, fps, track, name))
-        finally:
-            close()
+        clips.append(track_video(fixtures / "videos" / name))
         log.info("tracked %s", name)
     return clips
 

@@ -189,3 +189,22 @@ def test_tracker_refuses_bad_input(business_person: np.ndarray) -> None:
     with pytest.raises(SourceError, match="closed"):
         tracker.process(gray)
     tracker.close()  # closing twice is harmless
+
+
+def test_track_video_tracks_every_frame_and_passes_them_through_a_perturbation_first(fixtures: Path) -> None:
+    from avatar.smoothing.measure_noise import track_video
+
+    path = fixtures / "videos" / "pyfeat_single_face.mp4"
+    plain = track_video(path)
+    assert plain.name == "pyfeat_single_face.mp4" and len(plain.values) == 72 and plain.present.all()
+    seen: list[int] = []
+
+    def dark_after_half(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        for i, px in enumerate(frames):
+            seen.append(i)
+            yield px if i < 36 else np.zeros_like(px)
+
+    dark = track_video(path, dark_after_half, "dark")
+    assert dark.name == "dark" and len(seen) == 72
+    assert dark.present[:36].all() and not dark.present[36:].any()
+    np.testing.assert_allclose(dark.values[:30], plain.values[:30], atol=1e-6)  # same tracker, same frames
