@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from avatar.voice.corpus import (
     CARRIERS_TRAIN,
     TRIGGERS,
     Utterance,
+    Voice,
     augment,
     prose_sentences,
     random_voice,
@@ -65,6 +66,32 @@ def perturb_speed(pcm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return resample(pcm, int(RATE * factor), RATE)
 
 
+def raised(voice: Voice, rng: np.random.Generator) -> tuple[Voice, float]:
+    """`voice` set to speak 1.1–1.25× slower, and the factor to play its audio that much faster (`speed_up`):
+    formants and pitch rise by that factor at the voice's own tempo, a shorter vocal tract. Most training
+    voices are men's (the three flite voices all are); this makes women's and children's voices of them."""
+    factor = float(rng.uniform(1.1, 1.25))
+    rate = voice.rate / factor if voice.engine == "espeak" else voice.rate * factor  # espeak: words per minute
+    return replace(voice, rate=rate), factor
+
+
+def speed_up(pcm: np.ndarray, factor: float) -> np.ndarray:
+    return resample(pcm, int(RATE * factor), RATE)
+
+
+def speak_maybe_raised(text: str, voice: Voice, raise_share: float, rng: np.random.Generator, label: str = "",
+                       timed: bool = True) -> Utterance | None:
+    """`speak`, with a `raise_share` chance of a raised voice (`raised`); word times follow the audio."""
+    if raise_share <= 0 or rng.random() >= raise_share:
+        return speak(text, voice, label, timed)
+    voice, factor = raised(voice, rng)
+    u = speak(text, voice, label, timed)
+    if u is None:
+        return None
+    words = tuple(replace(w, t_start=w.t_start / factor, t_end=w.t_end / factor) for w in u.words)
+    return replace(u, pcm=speed_up(u.pcm, factor), words=words, voice=f"{u.voice} raised x{factor:.2f}")
+
+
 def windows_of(pcm: np.ndarray, spans: Sequence[tuple[str, float]], kws: KwsStage, spec: VerifierSpec,
                rng: np.random.Generator, speaker: str, aligned: int = 2) -> Windows:
     """Every candidate's window, labelled by the trigger ending near it; plus windows aligned to true ends."""
@@ -105,16 +132,18 @@ def place(pcm: np.ndarray, rng: np.random.Generator, noises: Sequence[np.ndarray
 
 
 def synthetic_windows(rng: np.random.Generator, per_word: int, sentences: int, noises: Sequence[np.ndarray],
-                      kws: KwsStage, spec: VerifierSpec) -> Windows:
-    """Triggers in carrier sentences and ordinary sentences, spoken by the training voices."""
+                      kws: KwsStage, spec: VerifierSpec, raise_share: float = 0.0) -> Windows:
+    """Triggers in carrier sentences and ordinary sentences, spoken by the training voices (`raise_share` of
+    them raised; those draws come from their own stream, so every other draw is as without them)."""
+    lift = np.random.default_rng([per_word, sentences, 1])
     utts: list[Utterance] = []
     for w in TRIGGERS:
         for _ in range(per_word):
             carrier = str(rng.choice(CARRIERS_TRAIN))
-            u = speak(carrier.replace("{}", w), random_voice(rng, held_out=False), w)
+            u = speak_maybe_raised(carrier.replace("{}", w), random_voice(rng, held_out=False), raise_share, lift, w)
             utts += [u] if u else []
     for s in train_sentences(rng, sentences // 2) + prose_sentences(rng, sentences - sentences // 2):
-        u = speak(s, random_voice(rng, held_out=False), timed=False)
+        u = speak_maybe_raised(s, random_voice(rng, held_out=False), raise_share, lift, timed=False)
         utts += [u] if u else []
     parts = []
     for u in utts:
@@ -212,12 +241,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--soup", type=int, default=1,
                    help="fine-tunings (seeds) averaged into each model; 3 caught all five recorded \"happy\" "
                         "but tripled false alarms in conversation (benchmarks/results/voice_soup3.md)")
+    p.add_argument("--raise-voices", type=float, default=0.0, metavar="SHARE",
+                   help="share of synthetic utterances spoken by a raised voice (formants and pitch 1.1-1.25x up)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if not 0.0 <= args.raise_voices <= 1.0:
+        p.error("--raise-voices is a share, 0..1")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
     synth = trainnet.synthetic_dataset(args, SPEC)
-    base_dir = args.cache / "models" / f"synthetic_{args.seed}_{args.per_word}_{args.sentences}_{args.epochs}"
+    raised = f"_raised{args.raise_voices:g}" if args.raise_voices else ""
+    base_dir = args.cache / "models" / f"synthetic_{args.seed}_{args.per_word}_{args.sentences}_{args.epochs}{raised}"
     if not (base_dir / "torch_state.npz").exists():
         base = trainnet.fit(synth, SPEC, args.epochs, args.seed)
         _save(base_dir, base, trainnet.describe(args, synth, time.perf_counter() - t0))

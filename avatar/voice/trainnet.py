@@ -42,14 +42,15 @@ def speech_command_clips(fixtures: Path) -> list[Path]:
 
 def synthetic_dataset(args: argparse.Namespace, spec: VerifierSpec) -> Windows:
     """Windows from the training voices (cached on disk: synthesis and the search take minutes)."""
-    cache = args.cache / f"synthetic_{args.seed}_{args.per_word}_{args.sentences}_{spec.frames}.npz"
+    raised = f"_raised{args.raise_voices:g}" if args.raise_voices else ""
+    cache = args.cache / f"synthetic_{args.seed}_{args.per_word}_{args.sentences}_{spec.frames}{raised}.npz"
     if cache.exists():
         with np.load(cache, allow_pickle=False) as z:
             return Windows(z["x"], z["y"], z["speaker"])
     t0 = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     noises = load_noises(args.fixtures / "audio" / "noise", TRAIN_NOISES)
-    synth = synthetic_windows(rng, args.per_word, args.sentences, noises, kws_stage(), spec)
+    synth = synthetic_windows(rng, args.per_word, args.sentences, noises, kws_stage(), spec, args.raise_voices)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, x=synth.x, y=synth.y, speaker=synth.speaker)
     log.info("synthetic windows: %d in %.0f s", len(synth.y), time.perf_counter() - t0)
@@ -78,18 +79,19 @@ def mined_windows(model_dir: Path, args: argparse.Namespace, spec: VerifierSpec,
     highest for some trigger: what it confuses, to learn from next (bootstrapping)."""
     from avatar.voice.audio import RATE, chunks
     from avatar.voice.config import VoiceConfig
-    from avatar.voice.corpus import prose_sentences, random_voice, speak
+    from avatar.voice.corpus import prose_sentences, random_voice
     from avatar.voice.spotter import KeywordSpotter, phrase_settings
-    from avatar.voice.train import place
+    from avatar.voice.train import place, speak_maybe_raised
     from avatar.voice.verifier import OTHER, load_verifier, window_features
 
-    rng = np.random.default_rng(seed)
+    rng, lift = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     noises = load_noises(args.fixtures / "audio" / "noise", TRAIN_NOISES)
     verifier = load_verifier(model_dir)
     spotter = KeywordSpotter(phrase_settings(VoiceConfig(), None, verifier), verifier)
     xs, heard = [], 0.0
     while heard < args.mine_minutes * 60:
-        u = speak(" ".join(prose_sentences(rng, 3)), random_voice(rng, held_out=False), timed=False)
+        u = speak_maybe_raised(" ".join(prose_sentences(rng, 3)), random_voice(rng, held_out=False),
+                               args.raise_voices, lift, timed=False)
         if u is None:
             continue
         x, _ = place(u.pcm, rng, noises)
@@ -226,6 +228,7 @@ def describe(args: argparse.Namespace, data: Windows, seconds: float) -> dict:
     return {"training": {"windows_per_class": counts, "per_word": args.per_word, "sentences": args.sentences,
                          "epochs": args.epochs, "tune_epochs": args.tune_epochs, "mining_rounds": args.mining_rounds,
                          "mine_minutes": args.mine_minutes, "seed": args.seed, "soup": args.soup,
+                         "raise_voices": args.raise_voices,
                          "seconds": round(seconds),
                          "speakers": sorted(set(data.speaker.tolist()) - {"synthetic"}),
                          "data": "espeak-ng and flite training voices (see avatar/voice/corpus.py), speech "

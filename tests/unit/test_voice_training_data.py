@@ -46,3 +46,37 @@ def test_a_recording_is_placed_in_its_own_room_and_synthetic_speech_in_silence()
             assert 0.01 * peak < np.sqrt(np.mean(head**2)) < 0.2 * peak
         else:
             assert np.count_nonzero(np.abs(head) > 1e-6 * peak) < 0.1 * len(head)  # the echo may leak a little
+
+
+def _f0(x: np.ndarray) -> float:
+    """Median pitch (Hz) of the loud 40 ms frames, by autocorrelation."""
+    loud = np.sqrt(np.mean(x**2))
+    found = []
+    for i in range(0, len(x) - 640, 160):
+        frame = x[i : i + 640] * np.hanning(640)
+        if np.sqrt(np.mean(frame**2)) < 0.5 * loud:
+            continue
+        ac = np.correlate(frame, frame, "full")[639:]
+        lag = 40 + int(np.argmax(ac[40:230]))  # 70..400 Hz
+        if ac[lag] > 0.4 * ac[0]:
+            found.append(RATE / lag)
+    return float(np.median(found))
+
+
+def test_a_raised_voice_speaks_higher_at_its_own_tempo_and_its_word_times_follow():
+    from avatar.voice.corpus import Voice, speak
+    from avatar.voice.train import speak_maybe_raised
+
+    voice = Voice("flite", "kal16", 1.0, 0.0)
+    plain = speak("I feel happy today", voice, "happy")
+    high = speak_maybe_raised("I feel happy today", voice, 1.0, np.random.default_rng(3), "happy")
+    assert plain is not None and high is not None and "raised x1." in high.voice
+    factor = float(high.voice.rsplit("x", 1)[1])
+    assert 1.1 <= factor <= 1.25
+    assert len(high.pcm) == pytest.approx(len(plain.pcm), rel=0.05)  # the same tempo
+    assert _f0(high.pcm) == pytest.approx(_f0(plain.pcm) * factor, rel=0.08)
+    a, b = plain.span("happy"), high.span("happy")
+    assert a is not None and b is not None and b.t_end == pytest.approx(a.t_end, abs=0.05)
+    assert b.t_end <= len(high.pcm) / RATE
+    same = speak_maybe_raised("I feel happy today", voice, 0.0, np.random.default_rng(3), "happy")
+    assert same is not None and np.array_equal(same.pcm, plain.pcm)  # share 0: the voice as it is
