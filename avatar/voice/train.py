@@ -242,7 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="fine-tunings (seeds) averaged into each model; 3 caught all five recorded \"happy\" "
                         "but tripled false alarms in conversation (benchmarks/results/voice_soup3.md)")
     p.add_argument("--raise-voices", type=float, default=0.0, metavar="SHARE",
-                   help="share of synthetic utterances spoken by a raised voice (formants and pitch 1.1-1.25x up)")
+                   help="share of synthetic utterances spoken by a raised voice (formants and pitch 1.1-1.25x up); "
+                        "0.4 took the held-out female voice from 1 to 11 of 93 takes but real \"happy\" from 4/5 "
+                        "to 2/5 at its validated thresholds (benchmarks/results/voice_raised.md)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if not 0.0 <= args.raise_voices <= 1.0:
