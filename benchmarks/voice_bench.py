@@ -256,7 +256,7 @@ def validation_curve(fixtures: Path, minutes: float, seed: int, model: Path = MO
                      "false_alarms_by_word": per_word}
         print(name, out[name], flush=True)
     chosen = choose_thresholds(out)
-    out["chosen"] = {"rule": CHOICE_RULE, "thresholds": chosen}
+    out["chosen"] = {"rule": CHOICE_RULE, "thresholds": chosen, "floor_rule": FLOOR_RULE, "floors": choose_floors(out)}
     for name in sets:
         found = replay(spotter, streams[name], chosen)
         out[name]["false_alarms_per_10_min_chosen"] = round(10 * len(found) / out[name]["minutes"], 2)
@@ -287,6 +287,17 @@ def replay(spotter: KeywordSpotter, scored: list[tuple[list[Scored], float]],
     return out
 
 
+FLOOR_RULE = ("per word, the lowest threshold of the grid with at most one false alarm of that word on the "
+              "validation prose; voice calibration never sets that word lower")
+
+
+def choose_floors(curve: dict) -> dict[str, float]:
+    """`FLOOR_RULE` applied to the validation curve."""
+    grid = curve["thresholds"]
+    return {w: min((t for t, n in zip(grid, curve["prose"]["false_alarms_by_word"][w], strict=True) if n <= 1),
+                   default=grid[-1]) for w in curve["words"]}
+
+
 def choose_thresholds(curve: dict) -> dict[str, float]:
     """`CHOICE_RULE` applied to the validation curve."""
     grid = curve["thresholds"]
@@ -310,6 +321,9 @@ def main() -> int:
     p.add_argument("--validate", action="store_true", help="only the threshold curve on validation speech")
     p.add_argument("--write-thresholds", action="store_true",
                    help="with --validate: store the chosen per-word thresholds in the model's verifier.json")
+    p.add_argument("--curve", type=Path, default=None,
+                   help="with --validate: choose from this saved validation (voice_validation.json) instead of "
+                        "running it again")
     p.add_argument("--model", type=Path, default=MODEL_DIR,
                    help="the verifier to score as shipped (a folder from `python -m avatar.voice.train --out`)")
     args = p.parse_args()
@@ -319,16 +333,24 @@ def main() -> int:
         p.error("--write-thresholds needs --validate and at least --minutes 20: on less speech a word that "
                 "happened not to false-alarm would get a threshold the next 10 minutes disprove")
     if args.validate:
-        curve = validation_curve(args.fixtures, args.minutes, args.seed, args.model)
+        if args.curve:  # a validation already run for this model: choose from it again
+            curve = json.loads(args.curve.read_text())
+            if min(curve[n]["minutes"] for n in ("prose", "near_misses")) < 20:
+                p.error(f"{args.curve} holds less than 20 minutes of validation speech")
+            curve["chosen"].update(floor_rule=FLOOR_RULE, floors=choose_floors(curve))
+        else:
+            curve = validation_curve(args.fixtures, args.minutes, args.seed, args.model)
         (HERE / "voice_validation.json").write_text(json.dumps(curve, indent=2) + "\n")
         if args.write_thresholds:
             meta_path = args.model / "verifier.json"
             meta = json.loads(meta_path.read_text())
             meta["thresholds"] = curve["chosen"]["thresholds"]
-            meta["thresholds_chosen"] = {"rule": CHOICE_RULE, "validation": "benchmarks/voice_validation.json",
+            meta["floors"] = curve["chosen"]["floors"]
+            meta["thresholds_chosen"] = {"rule": CHOICE_RULE, "floor_rule": FLOOR_RULE,
+                                         "validation": "benchmarks/voice_validation.json",
                                          "minutes": {n: curve[n]["minutes"] for n in ("prose", "near_misses")}}
             meta_path.write_text(json.dumps(meta, indent=2) + "\n")
-            print(f"wrote {meta['thresholds']} to {meta_path}")
+            print(f"wrote thresholds {meta['thresholds']} and floors {meta['floors']} to {meta_path}")
         print(json.dumps(curve, indent=2))
         return 0
     rng = np.random.default_rng(args.seed)

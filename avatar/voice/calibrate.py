@@ -27,7 +27,7 @@ ORDINARY = ("Yesterday I walked to the station, bought a coffee and read the new
 # Margins in log-odds: verifier scores crowd near 0 and 1, where a fixed step in probability means nothing
 _MARGIN_BELOW_WEAKEST = 1.0  # a threshold this far below the user's weakest take (0.9 → 0.77, 0.999 → 0.997)
 _MARGIN_ABOVE_FALSE = 1.0  # and at least this far above the best score ordinary speech reached (0.3 → 0.54)
-_HIGHEST = 0.99  # thresholds stay within 0.05..0.99
+_HIGHEST, _LOWEST = 0.99, 0.05  # thresholds stay within 0.05..0.99 (and above the verifier's floor for a word)
 _SEARCH_STEP = 10.0  # how far a phrase's search threshold is lowered when a take was not even proposed
 
 
@@ -61,11 +61,15 @@ def _prob(z: float) -> float:
     return float(1.0 / (1.0 + np.exp(-z)))
 
 
-def choose_threshold(positive: Sequence[float], negative: Sequence[float], default: float) -> tuple[float, str]:
+def choose_threshold(positive: Sequence[float], negative: Sequence[float], default: float,
+                     floor: float = _LOWEST) -> tuple[float, str]:
     """A threshold below every take of the trigger and above ordinary speech; and a note when they overlap.
 
     The default stands unless the user's own takes need a lower one: enrolment lowers a threshold for a voice
-    the verifier finds hard, and never raises false alarms for a voice it already scores confidently.
+    the verifier finds hard, and never raises false alarms for a voice it already scores confidently. It never
+    goes under `floor`, the verifier's lowest score for that word that kept ordinary speech quiet on validation:
+    a user's half minute of ordinary speech cannot show a rate of one false alarm in ten minutes, and voices the
+    verifier finds hard scored far more false alarms below it (benchmarks/results/voice_calibration.md).
     """
     above_false = _prob(_logit(max(negative)) + _MARGIN_ABOVE_FALSE) if negative else 0.0
     below_weakest = _prob(_logit(min(positive)) - _MARGIN_BELOW_WEAKEST) if positive else default
@@ -75,7 +79,13 @@ def choose_threshold(positive: Sequence[float], negative: Sequence[float], defau
         chosen = above_false
     else:
         chosen = max(above_false, min(default, below_weakest))
-    return float(min(_HIGHEST, max(0.05, chosen))), note
+    lowest = min(default, max(floor, _LOWEST))
+    if chosen < lowest:
+        chosen = lowest
+        if positive and min(positive) < lowest:
+            note = note or (f"your weakest take scored {min(positive):.2f}; it stays at {lowest:.2f}, below which "
+                            "ordinary speech sets it off: say it as you would in a sentence, or use a longer phrase")
+    return float(min(_HIGHEST, chosen)), note
 
 
 def _get_used_to(spotter: KeywordSpotter, takes: Sequence[Take]) -> None:
@@ -120,7 +130,8 @@ def _profile(takes: Sequence[Take], settings: dict[str, PhraseSettings], spotter
         if not mine:
             continue
         if s.verified:
-            thresholds[phrase], warning = choose_threshold(mine, negative.get(phrase, []), s.threshold)
+            floor = spotter.verifier.floors.get(phrase, _LOWEST) if spotter.verifier else _LOWEST
+            thresholds[phrase], warning = choose_threshold(mine, negative.get(phrase, []), s.threshold, floor)
         else:
             warning = "" if min(mine) > 0 else "not detected in every take"
         notes[phrase] = {"takes": [round(x, 3) for x in mine],

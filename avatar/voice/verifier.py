@@ -69,9 +69,10 @@ class Verifier:
     """Scores a window of audio as each trigger word it knows (softmax over words and OTHER)."""
 
     def __init__(self, spec: VerifierSpec, weights: dict[str, np.ndarray],
-                 thresholds: dict[str, float] | None = None) -> None:
+                 thresholds: dict[str, float] | None = None, floors: dict[str, float] | None = None) -> None:
         self.spec = spec
         self.thresholds = dict(thresholds or {})  # word -> score needed, chosen on validation speech
+        self.floors = dict(floors or {})  # word -> lowest score voice calibration may ask (validation speech)
         self._w = {k: np.asarray(v, np.float32) for k, v in weights.items()}
         for i, out in enumerate(spec.channels):
             w = self._w[f"conv{i}.w"]  # (O, C, 3, 3) as torch stores it
@@ -135,8 +136,10 @@ def load_verifier(folder: Path = MODEL_DIR) -> Verifier:
                          "replaced; reinstall EmoteBot or retrain with `python -m avatar.voice.train`")
     with np.load(path, allow_pickle=False) as npz:
         weights = {k: npz[k] for k in npz.files}
-    thresholds = meta.get("thresholds", {})
-    if not isinstance(thresholds, dict) or not all(
-            isinstance(v, (int, float)) and 0.0 < v < 1.0 for v in thresholds.values()):
-        raise ModelError(f"{meta_path}: thresholds must map words to scores between 0 and 1; reinstall EmoteBot")
-    return Verifier(spec_from_dict(meta), weights, {str(k): float(v) for k, v in thresholds.items()})
+    maps = {}
+    for key in ("thresholds", "floors"):
+        m = meta.get(key, {})
+        if not isinstance(m, dict) or not all(isinstance(v, (int, float)) and 0.0 < v < 1.0 for v in m.values()):
+            raise ModelError(f"{meta_path}: {key} must map words to scores between 0 and 1; reinstall EmoteBot")
+        maps[key] = {str(k): float(v) for k, v in m.items()}
+    return Verifier(spec_from_dict(meta), weights, maps["thresholds"], maps["floors"])

@@ -51,6 +51,18 @@ def test_thresholds_sit_between_ordinary_speech_and_the_weakest_take():
     assert t == pytest.approx(0.803, abs=1e-3) and "overlap" in note  # false alarms are worse than a retry
 
 
+def test_calibration_never_goes_under_the_verifiers_floor_for_a_word():
+    t, note = choose_threshold([0.3, 0.4], [0.01], default=0.95, floor=0.9)
+    assert t == pytest.approx(0.9) and "0.30" in note and "0.90" in note  # not 0.14: says why
+    assert choose_threshold([0.3, 0.4], [0.01], default=0.95)[0] < 0.2  # without one it would go that low
+    t, note = choose_threshold([0.8, 0.9], [0.01], default=0.95, floor=0.7)
+    assert t == pytest.approx(0.7) and not note  # clamped under a take that still passes: nothing to say
+    t, note = choose_threshold([0.97, 0.99], [0.01], default=0.95, floor=0.9)
+    assert t == pytest.approx(0.922, abs=1e-3) and not note  # above the floor the rule is as before
+    t, _ = choose_threshold([0.3], [0.01], default=0.8, floor=0.9)
+    assert t == pytest.approx(0.8)  # nor lifts a threshold the user set lower than the floor
+
+
 def test_calibrate_voice_from_recorded_takes_writes_a_profile_run_can_use(tmp_path):
     require_tool("espeak-ng")
     require_tool("flite")

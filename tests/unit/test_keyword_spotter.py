@@ -131,6 +131,19 @@ def test_a_verifier_with_broken_thresholds_is_refused(tmp_path):
         load_verifier(tmp_path)
 
 
+def test_a_verifier_with_broken_floors_is_refused_and_the_shipped_floors_sit_under_its_thresholds(tmp_path):
+    for name in ("verifier.json", "verifier.npz"):
+        (tmp_path / name).write_bytes((MODEL_DIR / name).read_bytes())
+    meta = json.loads((tmp_path / "verifier.json").read_text())
+    meta["floors"] = {"happy": 0.0}
+    (tmp_path / "verifier.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="floors"):
+        load_verifier(tmp_path)
+    shipped = load_verifier()
+    assert set(shipped.floors) == set(shipped.thresholds)
+    assert all(0.0 < shipped.floors[w] <= shipped.thresholds[w] for w in shipped.floors)
+
+
 def test_thresholds_come_from_config_then_profile_then_one_threshold_then_the_verifier():
     verifier = load_verifier()
     assert verifier.thresholds, "the shipped verifier carries per-word thresholds chosen on validation speech"
