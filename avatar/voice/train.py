@@ -62,8 +62,7 @@ def kws_stage() -> KwsStage:
 
 def perturb_speed(pcm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Another vocal tract and tempo: play the audio 0.88–1.12× as fast (pitch and formants move with it)."""
-    factor = float(rng.uniform(0.88, 1.12))
-    return resample(pcm, int(RATE * factor), RATE)
+    return speed_up(pcm, float(rng.uniform(0.88, 1.12)))
 
 
 def raised(voice: Voice, rng: np.random.Generator) -> tuple[Voice, float]:
@@ -76,6 +75,7 @@ def raised(voice: Voice, rng: np.random.Generator) -> tuple[Voice, float]:
 
 
 def speed_up(pcm: np.ndarray, factor: float) -> np.ndarray:
+    """The audio played `factor`× as fast: shorter, and every frequency in it `factor`× higher."""
     return resample(pcm, int(RATE * factor), RATE)
 
 
@@ -252,8 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
     synth = trainnet.synthetic_dataset(args, SPEC)
-    raised = f"_raised{args.raise_voices:g}" if args.raise_voices else ""
-    base_dir = args.cache / "models" / f"synthetic_{args.seed}_{args.per_word}_{args.sentences}_{args.epochs}{raised}"
+    base_dir = args.cache / "models" / (f"synthetic_{args.seed}_{args.per_word}_{args.sentences}_{args.epochs}"
+                                        f"{trainnet.raised_suffix(args)}")
     if not (base_dir / "torch_state.npz").exists():
         base = trainnet.fit(synth, SPEC, args.epochs, args.seed)
         _save(base_dir, base, trainnet.describe(args, synth, time.perf_counter() - t0))

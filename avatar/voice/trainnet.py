@@ -40,10 +40,15 @@ def speech_command_clips(fixtures: Path) -> list[Path]:
     return sorted((fixtures / "audio" / "speech_commands").glob("*/*.wav"))
 
 
+def raised_suffix(args: argparse.Namespace) -> str:
+    """What --raise-voices adds to the names of cached windows and models ("" when off, as before it existed)."""
+    return f"_raised{args.raise_voices:g}" if args.raise_voices else ""
+
+
 def synthetic_dataset(args: argparse.Namespace, spec: VerifierSpec) -> Windows:
     """Windows from the training voices (cached on disk: synthesis and the search take minutes)."""
-    raised = f"_raised{args.raise_voices:g}" if args.raise_voices else ""
-    cache = args.cache / f"synthetic_{args.seed}_{args.per_word}_{args.sentences}_{spec.frames}{raised}.npz"
+    name = f"synthetic_{args.seed}_{args.per_word}_{args.sentences}_{spec.frames}{raised_suffix(args)}.npz"
+    cache = args.cache / name
     if cache.exists():
         with np.load(cache, allow_pickle=False) as z:
             return Windows(z["x"], z["y"], z["speaker"])
