@@ -337,7 +337,8 @@ def main() -> int:
             curve = json.loads(args.curve.read_text())
             if min(curve[n]["minutes"] for n in ("prose", "near_misses")) < 20:
                 p.error(f"{args.curve} holds less than 20 minutes of validation speech")
-            curve["chosen"].update(floor_rule=FLOOR_RULE, floors=choose_floors(curve))
+            curve["chosen"].update(rule=CHOICE_RULE, thresholds=choose_thresholds(curve), floor_rule=FLOOR_RULE,
+                                   floors=choose_floors(curve))
         else:
             curve = validation_curve(args.fixtures, args.minutes, args.seed, args.model)
         (HERE / "voice_validation.json").write_text(json.dumps(curve, indent=2) + "\n")
