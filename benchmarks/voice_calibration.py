@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from voice_bench import EVAL_NOISES, HERE, Clip, score_negatives, score_positives  # noqa: E402 (after the path set-up)
+from voice_bench import EVAL_NOISES, HERE, Clip, noisy, score_negatives, score_positives  # noqa: E402 (after the path set-up)
 
 from avatar.voice.audio import RATE  # noqa: E402
 from avatar.voice.calibrate import ORDINARY, Take, tune  # noqa: E402
@@ -76,9 +76,6 @@ def calibration_takes(name: str, rng: np.random.Generator, noise: np.ndarray) ->
 
 def tests(name: str, rng: np.random.Generator, noises: list[np.ndarray], per_word: int, minutes: float
           ) -> tuple[list[Clip], list[Clip]]:
-    def noisy(x: np.ndarray) -> np.ndarray:
-        return mix_at_snr(x, noises[int(rng.integers(len(noises)))], float(rng.uniform(10, 20)), rng)
-
     pad = np.zeros(int(0.5 * RATE), np.float32)
     positives = []
     for w in TRIGGERS:
@@ -87,7 +84,7 @@ def tests(name: str, rng: np.random.Generator, noises: list[np.ndarray], per_wor
             got = said(str(rng.choice(CARRIERS_EVAL)).replace("{}", w), voice_at(name, rng.uniform(0.85, 1.2)), w)
             if got is None:
                 continue
-            positives.append(Clip(noisy(np.concatenate([pad, got[0], pad, pad])), w, 0.5 + got[1], name))
+            positives.append(Clip(noisy(np.concatenate([pad, got[0], pad, pad]), rng, noises), w, 0.5 + got[1], name))
             made += 1
     lines = [s for s in (HERE / "voice_sentences.txt").read_text().splitlines() if s and not s.startswith("#")]
     talk, parts, total = [], [], 0.0
@@ -96,7 +93,7 @@ def tests(name: str, rng: np.random.Generator, noises: list[np.ndarray], per_wor
         parts += [pcm, np.zeros(int(rng.uniform(0.2, 0.9) * RATE), np.float32)]
         total += len(pcm) / RATE
         if total >= minutes * 60 or sum(len(p) for p in parts) > 60 * RATE:
-            talk.append(Clip(noisy(np.concatenate(parts)), "", 0.0, "conversation"))
+            talk.append(Clip(noisy(np.concatenate(parts), rng, noises), "", 0.0, "conversation"))
             parts = []
     return positives, talk
 
@@ -113,9 +110,7 @@ def phrase_takes(name: str, phrase: str, rng: np.random.Generator, noises: list[
         text = str(rng.choice(PHRASE_CARRIERS)).replace("{}", phrase)
         got = said(text, voice_at(name, rng.uniform(0.85, 1.2)), phrase.split()[-1])
         if got is not None:
-            noisy = mix_at_snr(np.concatenate([pad, got[0], pad, pad]), noises[int(rng.integers(len(noises)))],
-                               float(rng.uniform(10, 20)), rng)
-            out.append(Clip(noisy, phrase, 0.5 + got[1], name))
+            out.append(Clip(noisy(np.concatenate([pad, got[0], pad, pad]), rng, noises), phrase, 0.5 + got[1], name))
     return out
 
 

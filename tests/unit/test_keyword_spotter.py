@@ -121,22 +121,22 @@ def test_a_corrupt_verifier_file_is_refused(tmp_path):
     assert load_verifier(MODEL_DIR).knows("happy")
 
 
-def test_a_verifier_with_broken_thresholds_is_refused(tmp_path):
+def _shipped_verifier_with(folder, **meta_changes):
+    """A copy of the shipped verifier in `folder` with these keys of its JSON replaced."""
     for name in ("verifier.json", "verifier.npz"):
-        (tmp_path / name).write_bytes((MODEL_DIR / name).read_bytes())
-    meta = json.loads((tmp_path / "verifier.json").read_text())
-    meta["thresholds"] = {"happy": 1.5}
-    (tmp_path / "verifier.json").write_text(json.dumps(meta))
+        (folder / name).write_bytes((MODEL_DIR / name).read_bytes())
+    meta = json.loads((folder / "verifier.json").read_text())
+    (folder / "verifier.json").write_text(json.dumps({**meta, **meta_changes}))
+
+
+def test_a_verifier_with_broken_thresholds_is_refused(tmp_path):
+    _shipped_verifier_with(tmp_path, thresholds={"happy": 1.5})
     with pytest.raises(ModelError, match="thresholds"):
         load_verifier(tmp_path)
 
 
 def test_a_verifier_with_broken_floors_is_refused_and_the_shipped_floors_sit_under_its_thresholds(tmp_path):
-    for name in ("verifier.json", "verifier.npz"):
-        (tmp_path / name).write_bytes((MODEL_DIR / name).read_bytes())
-    meta = json.loads((tmp_path / "verifier.json").read_text())
-    meta["floors"] = {"happy": 0.0}
-    (tmp_path / "verifier.json").write_text(json.dumps(meta))
+    _shipped_verifier_with(tmp_path, floors={"happy": 0.0})
     with pytest.raises(ModelError, match="floors"):
         load_verifier(tmp_path)
     shipped = load_verifier()
