@@ -123,7 +123,12 @@ class KwsStage:
         unless `keep_voice`: the same speaker and microphone go on, as in a calibration's takes."""
         if getattr(self, "_in_utt", False):
             self._decoder.end_utt()
+            self._in_utt = False
         if not keep_voice:
+            # set_cmn alone is not a fresh start: front-end state it does not restore (not the noise estimate:
+            # the same with noise removal off) carried the last stream into the next (a recorded "happy" scored
+            # 0.94 after other speakers' clips, 0.99 in a fresh decoder); reinit_feat rebuilds the front end
+            self._decoder.reinit_feat()
             self._decoder.set_cmn(self._cmn0)
         self._samples = 0  # samples fed since the stream began
         self._utt_frame0 = 0  # stream frame where the current utterance began
