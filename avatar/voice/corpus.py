@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar.errors import SourceError
 from avatar.voice.audio import RATE, read_wav, resample
 from avatar.voice.synth import Speech, SynthError, WordTiming, say_espeak, say_flite
 
@@ -163,11 +164,17 @@ def speak(text: str, voice: Voice, label: str = "", timed: bool = True) -> Utter
 
 
 def load_noises(folder: str | Path, names: Sequence[str] | None = None) -> list[np.ndarray]:
-    """The noise recordings in `folder` (all, or those named) at 16 kHz."""
+    """The noise recordings in `folder` (all, or those named) at 16 kHz; SourceError if any is missing."""
+    found = {p.name: p for p in sorted(Path(folder).glob("*.wav"))}
+    wanted = list(found) if names is None else list(names)
+    missing = [n for n in wanted if n not in found]
+    if missing or not wanted:
+        raise SourceError(f"noise recordings {missing or '*.wav'} not found in {folder} (pass the fixtures folder, "
+                          "e.g. --fixtures ../shared/fixtures)")
     out = []
-    for p in sorted(Path(folder).glob("*.wav")):
-        if names is None or p.name in names:
-            x, sr = read_wav(p)
+    for name, path in found.items():  # in file-name order, whatever order `names` has (seeded draws index it)
+        if name in wanted:
+            x, sr = read_wav(path)
             out.append(resample(x, sr, RATE))
     return out
 

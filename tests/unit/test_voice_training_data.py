@@ -80,3 +80,16 @@ def test_a_raised_voice_speaks_higher_at_its_own_tempo_and_its_word_times_follow
     assert b.t_end <= len(high.pcm) / RATE
     same = speak_maybe_raised("I feel happy today", voice, 0.0, np.random.default_rng(3), "happy")
     assert same is not None and np.array_equal(same.pcm, plain.pcm)  # share 0: the voice as it is
+
+
+def test_missing_noise_recordings_are_named_not_silently_skipped(tmp_path, fixtures):
+    from avatar.errors import SourceError
+    from avatar.voice.corpus import load_noises
+
+    folder = fixtures / "audio" / "noise"
+    names = sorted(p.name for p in folder.glob("*.wav"))
+    assert len(load_noises(folder, names[::-1][:2])) == 2
+    with pytest.raises(SourceError, match=r"nope\.wav"):
+        load_noises(folder, [names[0], "nope.wav"])
+    with pytest.raises(SourceError, match="not found"):
+        load_noises(tmp_path)  # an empty folder (a wrong --fixtures) is an error, not zero noises
