@@ -245,10 +245,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="share of synthetic utterances spoken by a raised voice (formants and pitch 1.1-1.25x up); "
                         "0.4 took the held-out female voice from 1 to 11 of 93 takes but real \"happy\" from 4/5 "
                         "to 2/5 at its validated thresholds (benchmarks/results/voice_raised.md)")
+    p.add_argument("--noise-colours", type=float, default=0.0, metavar="SHARE",
+                   help="share of each fine-tuning batch heard in a steady noise of random colour (fan, hum, "
+                        "traffic: colours the three training noise recordings lack)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    if not 0.0 <= args.raise_voices <= 1.0:
-        p.error("--raise-voices is a share, 0..1")
+    if not 0.0 <= args.raise_voices <= 1.0 or not 0.0 <= args.noise_colours <= 1.0:
+        p.error("--raise-voices and --noise-colours are shares, 0..1")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
     synth = trainnet.synthetic_dataset(args, SPEC)
@@ -259,17 +262,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         _save(base_dir, base, trainnet.describe(args, synth, time.perf_counter() - t0))
     base = _load_torch(base_dir)
     real = trainnet.recorded_dataset(args, SPEC)
-    model = trainnet.fine_tune(base, synth, real, SPEC, args.tune_epochs, args.seed)
+
+    def tune(recorded: Windows, seed: int) -> dict:
+        return trainnet.fine_tune(base, synth, recorded, SPEC, args.tune_epochs, seed, coloured=args.noise_colours)
+
+    model = tune(real, args.seed)
     mined: list[Windows] = []
     for r in range(args.mining_rounds):  # learn from what the current model confuses in ordinary prose
         round_dir = args.cache / "models" / f"round{r}"
         _save(round_dir, model, {})
         mined.append(trainnet.mined_windows(round_dir, args, SPEC, args.seed + 100 + r))
-        model = trainnet.fine_tune(base, synth, Windows.join([real, *mined]), SPEC, args.tune_epochs, args.seed)
+        model = tune(Windows.join([real, *mined]), args.seed)
 
     def souped(first: dict, recorded: Windows) -> dict:  # `first` is the fine-tuning with args.seed
-        more = [trainnet.fine_tune(base, synth, recorded, SPEC, args.tune_epochs, args.seed + k)
-                for k in range(1, args.soup)]
+        more = [tune(recorded, args.seed + k) for k in range(1, args.soup)]
         return trainnet.soup([first, *more], SPEC)
 
     model = souped(model, Windows.join([real, *mined]))
@@ -281,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for speaker in sorted({speaker_of(c) for c in clips if c.parent.name in TRIGGERS}):
             part = trainnet.recorded_dataset(args, SPEC, exclude=frozenset({speaker}))
             recorded = Windows.join([part, *mined])
-            fold = souped(trainnet.fine_tune(base, synth, recorded, SPEC, args.tune_epochs, args.seed), recorded)
+            fold = souped(tune(recorded, args.seed), recorded)
             _save(args.cache / "models" / f"without_{speaker}", fold,
                   trainnet.describe(args, Windows.join([synth, part, *mined]), time.perf_counter() - t0))
             log.info("fold without %s done (%.0f s)", speaker, time.perf_counter() - t0)

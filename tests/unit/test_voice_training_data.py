@@ -93,3 +93,35 @@ def test_missing_noise_recordings_are_named_not_silently_skipped(tmp_path, fixtu
         load_noises(folder, [names[0], "nope.wav"])
     with pytest.raises(SourceError, match="not found"):
         load_noises(tmp_path)  # an empty folder (a wrong --fixtures) is an error, not zero noises
+
+
+def test_coloured_noise_fills_the_quiet_bands_of_the_share_it_picks_and_keeps_the_features_normalised():
+    torch = pytest.importorskip("torch")
+    from avatar.voice.features import log_mel, normalise
+    from avatar.voice.trainnet import _augment_batch, coloured_noise
+
+    # a real-shaped window: a tone in silence, as the verifier sees it (log-mel, band means removed)
+    t = np.arange(int(1.0 * RATE)) / RATE
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t) * (t > 0.4)).astype(np.float32)
+    x = torch.tensor(np.stack([normalise(log_mel(tone))] * 64))
+    y = coloured_noise(x, torch.Generator().manual_seed(1), 0.5)
+    changed = (y - x).abs().amax(dim=(1, 2)) > 1e-4
+    assert 16 < int(changed.sum()) < 48  # about half the batch
+    assert torch.equal(y[~changed], x[~changed])
+    assert float(y.mean(dim=1).abs().max()) < 1e-4  # still normalised per band
+    # noise raises the silent part towards the tone: the window's contrast in time shrinks
+    assert float(y[changed].std(dim=1).mean()) < float(x[changed].std(dim=1).mean())
+    # off, it draws nothing from the generator: the shipped recipe's later batches are what they were
+    g = torch.Generator().manual_seed(2)
+    _augment_batch(x, g, 0.0)
+    assert torch.equal(g.get_state(), _spent(torch, 2, x))
+
+
+def _spent(torch, seed: int, x):
+    """A generator's state after SpecAugment's own draws for batch `x` (four randint calls and one randn)."""
+    g = torch.Generator().manual_seed(seed)
+    b = x.shape[0]
+    for high in (x.shape[2], 6, x.shape[1], 10):
+        torch.randint(0, high, (b, 1, 1), generator=g)
+    torch.randn(b, 1, 1, generator=g)
+    return g.get_state()
