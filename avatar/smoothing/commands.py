@@ -83,7 +83,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(seed=args.seed, steps=args.steps, batch=args.batch, frames=args.frames, clips=args.clips,
                        lr=args.lr, jitter_weight=args.jitter_weight, still_weight=args.still_weight,
                        field_scale_lo=lo, field_scale_hi=hi, hop_rate=args.hop_rate, sway=args.sway,
-                       jumps=args.jumps, hidden=args.hidden, max_minutes=args.minutes)
+                       jumps=args.jumps, bursts=args.bursts, hidden=args.hidden, max_minutes=args.minutes)
 
 
 def _cmd_train_smoother(args: argparse.Namespace) -> int:
@@ -130,6 +130,8 @@ def add_train_smoother_parser(train_sub: argparse._SubParsersAction) -> None:
                    help="slow motion on every field, up to this many noise sigmas (training only)")
     p.add_argument("--jumps", type=float, default=TrainConfig.jumps,
                    help="instant steps of the truth per field per minute (training only)")
+    p.add_argument("--bursts", type=float, default=TrainConfig.bursts,
+                   help="sigma of the noise's log level wandering in time: noise in bursts (training only)")
     p.add_argument("--minutes", type=float, default=TrainConfig.max_minutes, help="stop after this long")
     p.add_argument("--eval-clips", type=int, default=64, help="held-out clips scored for the manifest")
     p.add_argument("--engines", default=str(SHIPPED_ENGINES), help="where the model and manifest go")

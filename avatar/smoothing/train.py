@@ -66,7 +66,7 @@ def make_pool(profile: NoiseProfile, n: int, frames: int, seed: int, realism: Re
 
 def realism(config: TrainConfig) -> Realism:
     return Realism((config.field_scale_lo, config.field_scale_hi), config.hop_rate, config.sway,
-                   config.jumps)
+                   config.jumps, config.bursts)
 
 
 def unroll(net: GruSmootherNet, x: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:

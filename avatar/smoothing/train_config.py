@@ -30,6 +30,7 @@ class TrainConfig:
     # instant steps of the truth per field per minute: 8 keeps up with the videos' sudden steps (three seeds: +14 /
     # +20 / +31 % video jitter against One Euro at no more lag, against +26 / +69 / +25 % without; lag 11-14 ms)
     jumps: float = 8.0
+    bursts: float = 0.0  # sigma of the noise's log level wandering in time (synth.Realism.bursts)
     hidden: int = 48  # GRU units
     max_minutes: float = 10.0  # stop early after this long (the CPU is shared)
 
@@ -41,8 +42,9 @@ class TrainConfig:
             raise ConfigError(f"train.frames must be >= 8, got {self.frames}")
         if not self.lr > 0 or self.jitter_weight < 0 or not self.max_minutes > 0:
             raise ConfigError("train.lr and train.max_minutes must be > 0, train.jitter_weight >= 0")
-        if self.still_weight < 0 or self.hop_rate < 0 or self.sway < 0 or self.jumps < 0:
-            raise ConfigError("train.still_weight, train.hop_rate, train.sway and train.jumps must be >= 0")
+        if min(self.still_weight, self.hop_rate, self.sway, self.jumps, self.bursts) < 0:
+            raise ConfigError("train.still_weight, train.hop_rate, train.sway, train.jumps and train.bursts "
+                              "must be >= 0")
         if not 0 < self.field_scale_lo <= self.field_scale_hi:
             raise ConfigError(f"train.field_scale_lo must be > 0 and <= train.field_scale_hi, got "
                               f"{self.field_scale_lo}..{self.field_scale_hi}")

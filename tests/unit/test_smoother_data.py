@@ -131,6 +131,26 @@ def test_realism_jumps_are_instant_steps_that_stay() -> None:
     assert (steps > 0).mean() < 0.01  # piecewise constant: nothing moves between the steps
 
 
+def test_realism_bursts_make_the_noise_come_and_go_at_the_same_mean_power() -> None:
+    t = np.arange(6000) / 30
+    env = Realism(bursts=0.7).burst_envelope(t, np.random.default_rng(3))
+    assert env.shape == (len(t), N_FACE) and (env > 0).all()
+    assert np.mean(env**2) == pytest.approx(1.0, rel=0.25)  # the profile's level on average
+    # in bursts: a loud stretch stays loud for a while (log level correlated 4 frames apart: tau >= 0.3 s) ...
+    log_level = np.log(env)
+    assert all(np.corrcoef(log_level[4:, j], log_level[:-4, j])[0, 1] > 0.5 for j in range(N_FACE))
+    # ... and partly together across fields (half of the log level is shared)
+    assert 0.2 < np.corrcoef(log_level[:, 0], log_level[:, 9])[0, 1] < 0.8
+    # off, a track is drawn exactly as before the option existed
+    a = synth_track(NoiseProfile.load(), 200, np.random.default_rng(1), level=1.0, realism=Realism(jumps=1.0))
+    b = synth_track(NoiseProfile.load(), 200, np.random.default_rng(1), level=1.0,
+                    realism=Realism(jumps=1.0, bursts=0.0))
+    assert np.array_equal(a.noisy, b.noisy)
+    c = synth_track(NoiseProfile.load(), 200, np.random.default_rng(1), level=1.0,
+                    realism=Realism(jumps=1.0, bursts=0.7))
+    assert np.array_equal(a.clean, c.clean) and not np.array_equal(a.noisy, c.noisy)
+
+
 def test_synthetic_tracks_hold_readings_where_the_face_is_missing() -> None:
     tr = synth_track(NoiseProfile.load(), 400, np.random.default_rng(5), p_lost=1.0)
     assert not tr.present.all() and tr.present[0]
@@ -171,9 +191,9 @@ def test_train_smoother_flags_default_to_the_shipped_settings_and_set_every_fiel
     assert train_config(parser.parse_args(["train", "smoother"])) == TrainConfig()
     args = parser.parse_args(["train", "smoother", "--seed", "3", "--lr", "0.001", "--jitter-weight", "2",
                               "--still-weight", "0", "--field-scale", "0.5", "1.5", "--hop-rate", "0.1",
-                              "--sway", "0", "--jumps", "2"])
+                              "--sway", "0", "--jumps", "2", "--bursts", "0.5"])
     assert train_config(args) == TrainConfig(seed=3, lr=0.001, jitter_weight=2.0, still_weight=0.0,
                                              field_scale_lo=0.5, field_scale_hi=1.5, hop_rate=0.1, sway=0.0,
-                                             jumps=2.0)
+                                             jumps=2.0, bursts=0.5)
     with pytest.raises(ConfigError, match="field_scale_lo"):
         train_config(parser.parse_args(["train", "smoother", "--field-scale", "2", "1"]))
