@@ -6,8 +6,9 @@ when the room is loud.
 The voice benchmark hears the five recorded "happy" clips as recorded. Here each is mixed with each held-out
 noise recording (the verifier trained with others) at each SNR, and heard cold and used to the voice (pocketsphinx
 first hears that speaker's other recordings, in the same noise), each scored by the verifier trained without its
-speaker, with the shipped per-word thresholds. The 62 other-word clips of held-out speakers get the same noise
-for false alarms. Writes benchmarks/results/voice_real_noise.{json,md}. About 5 minutes on 2 cores.
+speaker, at the per-word thresholds in its JSON (`--model`: a verifier other than the shipped one). The 62
+other-word clips of held-out speakers get the same noise for false alarms. Writes
+benchmarks/results/voice_real_noise.{json,md} (or `--out`). About 5 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def main() -> int:
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "emotebot" / "voice")
     p.add_argument("--snr", type=float, nargs="+", default=[20.0, 15.0, 10.0])
     p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--model", type=Path, default=MODEL_DIR,
+                   help="the verifier to score (its folds in --cache/models/without_*)")
+    p.add_argument("--out", type=Path, default=HERE / "results" / "voice_real_noise",
+                   help="where the .json and .md go (without suffix)")
     args = p.parse_args()
     rng = np.random.default_rng(args.seed)
     noises = load_noises(args.fixtures / "audio" / "noise", EVAL_NOISES)
@@ -49,8 +54,8 @@ def main() -> int:
              for q in sorted((args.cache / "models").glob("without_*"))}
     if len(folds) < len(happy):
         raise SystemExit("no models without each speaker: run python -m avatar.voice.train --folds")
-    shipped = load_verifier(MODEL_DIR)
-    spotter = KeywordSpotter(phrase_settings(VoiceConfig(), None, shipped), shipped)
+    verifier = load_verifier(args.model)
+    spotter = KeywordSpotter(phrase_settings(VoiceConfig(), None, verifier), verifier)
     rows: list[dict[str, Any]] = [{"snr_db": None, "real_happy_cold": real_happy(spotter, folds, happy),
              "real_happy_used_to_voice": real_happy(spotter, folds, happy, voices),
              "other_words": score_negatives(spotter, others_held)}]
@@ -70,9 +75,9 @@ def main() -> int:
         rows.append({"snr_db": snr, "trials": len(happy) * len(noises), "cold": cold, "used_to_voice": warm,
                      "cold_per_speaker": per_clip, "other_words": score_negatives(spotter, negatives)})
         print(rows[-1], flush=True)
-    report = {"noises": list(EVAL_NOISES), "seed": args.seed, "thresholds": {
+    report = {"model": str(args.model), "noises": list(EVAL_NOISES), "seed": args.seed, "thresholds": {
         w: s.threshold for w, s in spotter.settings.items()}, "rows": rows}
-    out = HERE / "results" / "voice_real_noise"
+    out = args.out
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     out.with_suffix(".md").write_text(markdown(report))
     print(markdown(report))
