@@ -86,12 +86,13 @@ def main() -> int:
 
 def markdown(r: dict) -> str:
     clean = r["rows"][0]
+    model = "the shipped verifier" if r.get("model") in (None, str(MODEL_DIR)) else f"`{r['model']}`"
     lines = ["# Recorded \"happy\" and other words in noise", "",
              "Made by `python benchmarks/voice_real_noise.py`. Each of the five recorded \"happy\" clips mixed with "
              f"each held-out noise ({', '.join(r['noises'])}) at each SNR, scored by the verifier trained without "
-             "its speaker at the shipped per-word thresholds; cold, and used to the voice (pocketsphinx first hears "
-             "that speaker's other recordings in the same noise). Other words: the 62 clips of held-out speakers, "
-             "each with one of the noises.", "",
+             f"its speaker, at the per-word thresholds of {model}; cold, and used to the voice (pocketsphinx first "
+             "hears that speaker's other recordings in the same noise). Other words: the 62 clips of held-out "
+             "speakers, each with one of the noises.", "",
              "| SNR | real \"happy\" cold | used to the voice | other-word false alarms (clips with one) |",
              "|---|---|---|---|",
              f"| as recorded | {clean['real_happy_cold']['detected']}/5 | "
