@@ -80,7 +80,6 @@ class Realism:
                 out[t >= at, j] += rng.uniform(-0.5, 0.5) * (_HI[j] - _LO[j])
         return out
 
-
     def burst_envelope(self, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(T, N_FACE) multiplier of the noise, mean square 1: log-normal, half shared by the fields, half each
         field's own, each an AR(1) in log level with one time constant per clip."""

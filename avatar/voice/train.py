@@ -243,8 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "but tripled false alarms in conversation (benchmarks/results/voice_soup3.md)")
     p.add_argument("--raise-voices", type=float, default=0.0, metavar="SHARE",
                    help="share of synthetic utterances spoken by a raised voice (formants and pitch 1.1-1.25x up); "
-                        "0.4 took the held-out female voice from 1 to 11 of 93 takes but real \"happy\" from 4/5 "
-                        "to 2/5 at its validated thresholds (benchmarks/results/voice_raised.md)")
+                        "0.4 took the held-out female voice from 1 to 11 of 93 takes but real \"happy\" to 2/5 "
+                        "(shipped: 5/5) at its validated thresholds (benchmarks/results/voice_raised.md)")
     p.add_argument("--noise-colours", type=float, default=0.0, metavar="SHARE",
                    help="share of each fine-tuning batch heard in a steady noise of random colour (fan, hum, "
                         "traffic: colours the three training noise recordings lack); 0.5 raised recorded \"happy\" "
