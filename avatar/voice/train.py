@@ -250,10 +250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "traffic: colours the three training noise recordings lack); 0.5 raised recorded \"happy\" "
                         "scores in such noise but \"happy\" false alarms in prose more, so its validated threshold "
                         "is 0.99 and it caught 2/5 (benchmarks/results/voice_noise_colours.md)")
+    p.add_argument("--noise-colours-loudest", type=float, default=5.0, metavar="DB",
+                   help="the loudest of those noises, dB against the band's mean (the quietest is -20)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if not 0.0 <= args.raise_voices <= 1.0 or not 0.0 <= args.noise_colours <= 1.0:
         p.error("--raise-voices and --noise-colours are shares, 0..1")
+    if not -20.0 < args.noise_colours_loudest <= 20.0:
+        p.error("--noise-colours-loudest must be above -20 dB (the quietest) and at most 20")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
     synth = trainnet.synthetic_dataset(args, SPEC)
@@ -266,7 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     real = trainnet.recorded_dataset(args, SPEC)
 
     def tune(recorded: Windows, seed: int) -> dict:
-        return trainnet.fine_tune(base, synth, recorded, SPEC, args.tune_epochs, seed, coloured=args.noise_colours)
+        return trainnet.fine_tune(base, synth, recorded, SPEC, args.tune_epochs, seed, coloured=args.noise_colours,
+                                  loudest_db=args.noise_colours_loudest)
 
     model = tune(real, args.seed)
     mined: list[Windows] = []

@@ -112,12 +112,13 @@ def mined_windows(model_dir: Path, args: argparse.Namespace, spec: VerifierSpec,
 
 
 def fine_tune(base: dict, synth: Windows, real: Windows, spec: VerifierSpec, epochs: int, seed: int,
-              synth_fraction: float = 0.35, coloured: float = 0.0) -> dict[str, np.ndarray]:
+              synth_fraction: float = 0.35, coloured: float = 0.0, loudest_db: float = 5.0) -> dict[str, np.ndarray]:
     """Continue from the synthetic-only network on the recordings plus a random share of the synthetic set
     (`coloured`: share of each batch given a steady noise of random colour, see `coloured_noise`)."""
     rng = np.random.default_rng(seed)
     keep = rng.random(len(synth.y)) < synth_fraction
-    return fit(Windows.join([synth.select(keep), real]), spec, epochs, seed, init=base, lr=1e-3, coloured=coloured)
+    return fit(Windows.join([synth.select(keep), real]), spec, epochs, seed, init=base, lr=1e-3, coloured=coloured,
+               loudest_db=loudest_db)
 
 
 def soup(models: list[dict[str, Any]], spec: VerifierSpec) -> dict[str, Any]:
@@ -160,12 +161,15 @@ def build_net(spec: VerifierSpec):
     return Net()
 
 
-def coloured_noise(xb, gen, share: float):
+_NATS_PER_DB = 0.1 * 2.302585  # a power ratio of 1 dB in natural-log units
+
+
+def coloured_noise(xb, gen, share: float, loudest_db: float = 5.0):
     """A `share` of the windows with a steady noise of random colour added in the log-mel domain.
 
     The training audio has three noise recordings mixed in; a room's fan, hum or traffic has other colours. The
     windows are log-mel with each band's mean removed, so a noise is a spectral shape (a random tilt and one
-    broad peak) at a level of -20..+5 dB against the band's mean log power, its power wobbling from frame to
+    broad peak) at a level of -20..`loudest_db` dB against the band's mean log power, its power wobbling from frame to
     frame; log(speech + noise) is taken per band and the mean removed again, as `normalise` does live.
     """
     import torch
@@ -178,19 +182,20 @@ def coloured_noise(xb, gen, share: float):
     width = 0.05 + 0.25 * torch.rand(b, 1, 1, generator=gen)
     peak = 2.0 * torch.randn(b, 1, 1, generator=gen).abs() * torch.exp(-0.5 * ((fi - centre) / width) ** 2)
     shape = slope * fi + peak
-    level = -4.6 + 5.8 * torch.rand(b, 1, 1, generator=gen)
+    low, high = -20.0 * _NATS_PER_DB, loudest_db * _NATS_PER_DB
+    level = low + (high - low) * torch.rand(b, 1, 1, generator=gen)
     noise = shape - shape.mean(dim=2, keepdim=True) + level + 0.3 * torch.randn(b, t, f, generator=gen)
     mixed = torch.logaddexp(xb, noise)
     return torch.where(pick, mixed - mixed.mean(dim=1, keepdim=True), xb)
 
 
-def _augment_batch(xb, gen, coloured: float = 0.0):
+def _augment_batch(xb, gen, coloured: float = 0.0, loudest_db: float = 5.0):
     """SpecAugment: one frequency band and one time span masked per example, plus a random channel colour
     (and, with `coloured` > 0, that share of the batch in a steady noise of random colour first)."""
     import torch
 
     if coloured > 0:  # draws nothing when off: the shipped recipe's batches stay as they were
-        xb = coloured_noise(xb, gen, coloured)
+        xb = coloured_noise(xb, gen, coloured, loudest_db)
     b, t, f = xb.shape
     fpos = torch.randint(0, f, (b, 1, 1), generator=gen)
     fw = torch.randint(0, 6, (b, 1, 1), generator=gen)
@@ -203,7 +208,7 @@ def _augment_batch(xb, gen, coloured: float = 0.0):
 
 
 def fit(data: Windows, spec: VerifierSpec, epochs: int, seed: int, init: dict[str, Any] | None = None,
-        lr: float = 2e-3, coloured: float = 0.0) -> dict[str, Any]:
+        lr: float = 2e-3, coloured: float = 0.0, loudest_db: float = 5.0) -> dict[str, Any]:
     """Train (or fine-tune from `init`) and return the weights in the numpy layout (batch norm folded in)."""
     import torch
 
@@ -224,7 +229,7 @@ def fit(data: Windows, spec: VerifierSpec, epochs: int, seed: int, init: dict[st
         perm, total, t0 = torch.randperm(len(y), generator=gen), 0.0, time.perf_counter()
         for i in range(0, len(y), 128):
             idx = perm[i : i + 128]
-            loss = loss_fn(net(_augment_batch(x[idx], gen, coloured)), y[idx])
+            loss = loss_fn(net(_augment_batch(x[idx], gen, coloured, loudest_db)), y[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -262,6 +267,7 @@ def describe(args: argparse.Namespace, data: Windows, seconds: float) -> dict:
                          "epochs": args.epochs, "tune_epochs": args.tune_epochs, "mining_rounds": args.mining_rounds,
                          "mine_minutes": args.mine_minutes, "seed": args.seed, "soup": args.soup,
                          "raise_voices": args.raise_voices, "noise_colours": args.noise_colours,
+                         "noise_colours_loudest_db": args.noise_colours_loudest,
                          "seconds": round(seconds),
                          "speakers": sorted(set(data.speaker.tolist()) - {"synthetic"}),
                          "data": "espeak-ng and flite training voices (see avatar/voice/corpus.py), speech "
