@@ -111,6 +111,9 @@ def test_coloured_noise_fills_the_quiet_bands_of_the_share_it_picks_and_keeps_th
     assert float(y.mean(dim=1).abs().max()) < 1e-4  # still normalised per band
     # noise raises the silent part towards the tone: the window's contrast in time shrinks
     assert float(y[changed].std(dim=1).mean()) < float(x[changed].std(dim=1).mean())
+    # capped quieter (the same draws otherwise), it changes the windows less
+    quiet = coloured_noise(x, torch.Generator().manual_seed(1), 0.5, loudest_db=-10.0)
+    assert float((quiet - x).abs().mean()) < float((y - x).abs().mean())
     # off, it draws nothing from the generator: the shipped recipe's later batches are what they were
     g = torch.Generator().manual_seed(2)
     _augment_batch(x, g, 0.0)
