@@ -98,6 +98,23 @@ def test_control_api_checks_what_it_is_sent(sink: BrowserSink) -> None:
     assert status_json["expression"] == "sad" and "calibrate" in status_json["actions"]
 
 
+def test_a_page_fetching_over_several_connections_counts_as_one_viewer(sink: BrowserSink) -> None:
+    # each request() is a new TCP connection, as a browser's pool may use for one page
+    request(sink.port, "GET", "/frame?after=0&viewer=abc123")  # watched: frames are encoded from now on
+    px = np.zeros((H, W, 4), np.uint8)
+    px[30:60, 100:140] = (10, 200, 30, 255)
+    sink.send(Image(px, PixelFormat.RGBA), 0.0)  # so each request below is answered at once, not after 1 s
+    for _ in range(2):
+        assert request(sink.port, "GET", "/frame?after=0&viewer=abc123")[0] == 200
+    assert sink._server is not None and sink._server.viewers() == 1
+    request(sink.port, "GET", "/frame?after=0&viewer=def456")
+    assert sink._server.viewers() == 2
+    # a client that names no page (or names it badly) is counted by its connection
+    request(sink.port, "GET", "/frame?after=0")
+    request(sink.port, "GET", "/frame?after=0&viewer=../../x")
+    assert sink._server.viewers() == 4
+
+
 def test_frames_carry_their_box_and_alpha(sink: BrowserSink) -> None:
     px = np.zeros((H, W, 4), np.uint8)
     px[30:60, 100:140] = (10, 200, 30, 255)

@@ -68,7 +68,7 @@ class BrowserServer(ThreadingHTTPServer):
     def __init__(self, port: int, store: FrameStore, controls: Controls, pages: dict[str, tuple[bytes, str]]):
         self.store, self.controls, self.pages = store, controls, pages
         self._open: set[socket.socket] = set()
-        self._viewers: dict[tuple[str, int], float] = {}
+        self._viewers: dict[str, float] = {}  # page name (or connection) -> last frame request
         self._lock = threading.Lock()
         try:
             super().__init__(("127.0.0.1", port), Handler)
@@ -101,12 +101,12 @@ class BrowserServer(ThreadingHTTPServer):
     def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
         log.debug("browser: request from %s failed", client_address, exc_info=True)
 
-    def saw_viewer(self, client: tuple[str, int]) -> None:
+    def saw_viewer(self, client: str) -> None:
         with self._lock:
             self._viewers[client] = time.monotonic()
 
     def viewers(self) -> int:
-        """Connections that asked for a frame in the last two seconds."""
+        """Pages (by the name each gives itself; else connections) that asked for a frame in the last two seconds."""
         now = time.monotonic()
         with self._lock:
             self._viewers = {c: t for c, t in self._viewers.items() if now - t < _VIEWER_S}
@@ -174,12 +174,16 @@ class Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.NOT_FOUND, b"not found\n")
 
     def _frame(self, query: str) -> None:
+        args = urllib.parse.parse_qs(query)
         try:
-            after = int(urllib.parse.parse_qs(query).get("after", ["0"])[0])
+            after = int(args.get("after", ["0"])[0])
         except ValueError:
             self._send(HTTPStatus.BAD_REQUEST, b"after must be a whole number\n")
             return
-        self.server.saw_viewer(self.client_address)
+        # a page names itself (it may fetch over several connections); a client that does not is its connection
+        name = args.get("viewer", [""])[0]
+        ok = 0 < len(name) <= 32 and name.isascii() and name.isalnum()
+        self.server.saw_viewer(f"page {name}" if ok else f"{self.client_address[0]}:{self.client_address[1]}")
         frame = self.server.store.newest(after, FRAME_WAIT_S)
         if frame is None:
             self._send(HTTPStatus.NO_CONTENT)

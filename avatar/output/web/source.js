@@ -9,9 +9,11 @@ const ctx = canvas.getContext("2d");
 const stats = (window.emotebot = { frames: 0, seq: 0, ageMs: 0, latencyMs: 0, errors: 0 });
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// This page's name for the viewer count: the browser may fetch over several connections, one page is one viewer.
+const viewer = Math.random().toString(36).slice(2, 12);
 
 async function next() {
-  const response = await fetch(`/frame?after=${stats.seq}`, { cache: "no-store" });
+  const response = await fetch(`/frame?after=${stats.seq}&viewer=${viewer}`, { cache: "no-store" });
   if (response.status === 204) return; // no new frame within a second (paused or ended): ask again
   if (!response.ok) throw new Error(`frame: HTTP ${response.status}`);
   const tHeaders = performance.now();
