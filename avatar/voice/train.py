@@ -250,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "traffic: colours the three training noise recordings lack); 0.5 and 0.3 did no better than "
                         "a retrain without it, all weaker than the shipped verifier "
                         "(benchmarks/results/voice_noise_colours.md)")
-    p.add_argument("--noise-colours-loudest", type=float, default=5.0, metavar="DB",
+    p.add_argument("--noise-colours-loudest", type=float, default=trainnet.NoiseColours.loudest_db, metavar="DB",
                    help="the loudest of those noises, dB against the band's mean (the quietest is -20)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
@@ -269,9 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = _load_torch(base_dir)
     real = trainnet.recorded_dataset(args, SPEC)
 
+    colours = trainnet.NoiseColours(args.noise_colours, args.noise_colours_loudest)
+
     def tune(recorded: Windows, seed: int) -> dict:
-        return trainnet.fine_tune(base, synth, recorded, SPEC, args.tune_epochs, seed, coloured=args.noise_colours,
-                                  loudest_db=args.noise_colours_loudest)
+        return trainnet.fine_tune(base, synth, recorded, SPEC, args.tune_epochs, seed, colours=colours)
 
     model = tune(real, args.seed)
     mined: list[Windows] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,13 +113,12 @@ def mined_windows(model_dir: Path, args: argparse.Namespace, spec: VerifierSpec,
 
 
 def fine_tune(base: dict, synth: Windows, real: Windows, spec: VerifierSpec, epochs: int, seed: int,
-              synth_fraction: float = 0.35, coloured: float = 0.0, loudest_db: float = 5.0) -> dict[str, np.ndarray]:
+              synth_fraction: float = 0.35, colours: NoiseColours | None = None) -> dict[str, np.ndarray]:
     """Continue from the synthetic-only network on the recordings plus a random share of the synthetic set
-    (`coloured`: share of each batch given a steady noise of random colour, see `coloured_noise`)."""
+    (`colours`: steady noises of random colour in a share of each batch, see `coloured_noise`)."""
     rng = np.random.default_rng(seed)
     keep = rng.random(len(synth.y)) < synth_fraction
-    return fit(Windows.join([synth.select(keep), real]), spec, epochs, seed, init=base, lr=1e-3, coloured=coloured,
-               loudest_db=loudest_db)
+    return fit(Windows.join([synth.select(keep), real]), spec, epochs, seed, init=base, lr=1e-3, colours=colours)
 
 
 def soup(models: list[dict[str, Any]], spec: VerifierSpec) -> dict[str, Any]:
@@ -164,7 +164,15 @@ def build_net(spec: VerifierSpec):
 _NATS_PER_DB = 0.1 * 2.302585  # a power ratio of 1 dB in natural-log units
 
 
-def coloured_noise(xb, gen, share: float, loudest_db: float = 5.0):
+@dataclass(frozen=True)
+class NoiseColours:
+    """`coloured_noise` during training: the share of each batch it reaches and its loudest level (dB)."""
+
+    share: float = 0.0  # 0: off, and nothing is drawn for it
+    loudest_db: float = 5.0
+
+
+def coloured_noise(xb, gen, share: float, loudest_db: float = NoiseColours.loudest_db):
     """A `share` of the windows with a steady noise of random colour added in the log-mel domain.
 
     The training audio has three noise recordings mixed in; a room's fan, hum or traffic has other colours. The
@@ -189,13 +197,13 @@ def coloured_noise(xb, gen, share: float, loudest_db: float = 5.0):
     return torch.where(pick, mixed - mixed.mean(dim=1, keepdim=True), xb)
 
 
-def _augment_batch(xb, gen, coloured: float = 0.0, loudest_db: float = 5.0):
+def _augment_batch(xb, gen, colours: NoiseColours | None = None):
     """SpecAugment: one frequency band and one time span masked per example, plus a random channel colour
-    (and, with `coloured` > 0, that share of the batch in a steady noise of random colour first)."""
+    (and, with `colours`, that share of the batch in a steady noise of random colour first)."""
     import torch
 
-    if coloured > 0:  # draws nothing when off: the shipped recipe's batches stay as they were
-        xb = coloured_noise(xb, gen, coloured, loudest_db)
+    if colours is not None and colours.share > 0:  # draws nothing when off: the shipped recipe's batches stay
+        xb = coloured_noise(xb, gen, colours.share, colours.loudest_db)
     b, t, f = xb.shape
     fpos = torch.randint(0, f, (b, 1, 1), generator=gen)
     fw = torch.randint(0, 6, (b, 1, 1), generator=gen)
@@ -208,7 +216,7 @@ def _augment_batch(xb, gen, coloured: float = 0.0, loudest_db: float = 5.0):
 
 
 def fit(data: Windows, spec: VerifierSpec, epochs: int, seed: int, init: dict[str, Any] | None = None,
-        lr: float = 2e-3, coloured: float = 0.0, loudest_db: float = 5.0) -> dict[str, Any]:
+        lr: float = 2e-3, colours: NoiseColours | None = None) -> dict[str, Any]:
     """Train (or fine-tune from `init`) and return the weights in the numpy layout (batch norm folded in)."""
     import torch
 
@@ -229,7 +237,7 @@ def fit(data: Windows, spec: VerifierSpec, epochs: int, seed: int, init: dict[st
         perm, total, t0 = torch.randperm(len(y), generator=gen), 0.0, time.perf_counter()
         for i in range(0, len(y), 128):
             idx = perm[i : i + 128]
-            loss = loss_fn(net(_augment_batch(x[idx], gen, coloured, loudest_db)), y[idx])
+            loss = loss_fn(net(_augment_batch(x[idx], gen, colours)), y[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -65,7 +65,7 @@ def test_recorded_happy_clips_are_heard(spotter, fixtures):
 
 
 def test_a_reset_spotter_hears_a_clip_as_a_fresh_one_does(fixtures):
-    # reset() starts a new stream: what the last one taught pocketsphinx (cepstral mean, noise floor) is gone,
+    # reset() starts a new stream: what the last one taught pocketsphinx (cepstral mean, front-end state) is gone,
     # so a clip scores the same after other speakers' clips as in a spotter that never heard anything
     clips = sorted((fixtures / "audio" / "speech_commands" / "happy").glob("*.wav"))[:3]
 

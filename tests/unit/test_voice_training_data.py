@@ -98,7 +98,7 @@ def test_missing_noise_recordings_are_named_not_silently_skipped(tmp_path, fixtu
 def test_coloured_noise_fills_the_quiet_bands_of_the_share_it_picks_and_keeps_the_features_normalised():
     torch = pytest.importorskip("torch")
     from avatar.voice.features import log_mel, normalise
-    from avatar.voice.trainnet import _augment_batch, coloured_noise
+    from avatar.voice.trainnet import NoiseColours, _augment_batch, coloured_noise
 
     # a real-shaped window: a tone in silence, as the verifier sees it (log-mel, band means removed)
     t = np.arange(int(1.0 * RATE)) / RATE
@@ -116,7 +116,7 @@ def test_coloured_noise_fills_the_quiet_bands_of_the_share_it_picks_and_keeps_th
     assert float((quiet - x).abs().mean()) < float((y - x).abs().mean())
     # off, it draws nothing from the generator: the shipped recipe's later batches are what they were
     g = torch.Generator().manual_seed(2)
-    _augment_batch(x, g, 0.0)
+    _augment_batch(x, g, NoiseColours(0.0))
     assert torch.equal(g.get_state(), _spent(torch, 2, x))
 
 
