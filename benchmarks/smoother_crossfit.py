@@ -159,8 +159,8 @@ def run_arm(arm: Arm, cache: Path | None, folder: Path) -> dict:
 
     model = finetune(arm, scored_clips(cache)[HALVES[arm.train_half] :: 2], folder)
     d = videos(model, cache)
-    gru, euro = d["halves"][arm.held_out]["gru"], d["halves"][arm.held_out]["one_euro_min_jitter_at_gru_lag"]
-    seen = d["halves"][arm.train_half]
+    gru, euro = d["groups"][arm.held_out]["gru"], d["groups"][arm.held_out]["one_euro_min_jitter_at_gru_lag"]
+    seen = d["groups"][arm.train_half]
     return {"arm": arm.__dict__, "held_out": arm.held_out, "gru": gru, "one_euro": euro,
             "vs_one_euro": euro and round(vs_one_euro(gru, euro), 3),
             "seen_half_vs_one_euro": seen["one_euro_min_jitter_at_gru_lag"] and round(
@@ -234,7 +234,7 @@ def shipped_halves(cache: Path | None) -> dict:
     d = videos(load_gru(REPO / "engines"), cache)
     return {h: {"gru": v["gru"], "one_euro": v["one_euro_min_jitter_at_gru_lag"],
                 "vs_one_euro": round(vs_one_euro(v["gru"], v["one_euro_min_jitter_at_gru_lag"]), 3)}
-            for h, v in d["halves"].items()}
+            for h, v in d["groups"].items()}
 
 
 def markdown(rows: list[dict], shipped: dict, steps: int) -> str:

@@ -1,4 +1,5 @@
-"""One smoother training recipe over several seeds, each model scored on the fixture videos (all and by half).
+"""One smoother training recipe over several seeds, each model scored on the fixture videos (all, by half, and
+the held-out clips nothing was made from).
 
     nice -n 10 .venv/bin/python benchmarks/smoother_seeds.py --seeds 0 1 2 [--jobs 2] [TRAIN FLAGS...]
 
@@ -29,7 +30,7 @@ from avatar.smoothing.train_config import TrainConfig  # noqa: E402
 
 
 def train_and_score(config: TrainConfig, folder: Path, cache: Path | None) -> dict:
-    from smoother import videos, vs_one_euro  # the benchmark's own scoring: same truth, grid, halves, ratio
+    from smoother import held_out_videos, videos, vs_one_euro  # the benchmark's own scoring: truth, grid, ratio
 
     from avatar.smoothing.gru import load_gru
     from avatar.smoothing.ship import train_and_ship
@@ -37,7 +38,8 @@ def train_and_score(config: TrainConfig, folder: Path, cache: Path | None) -> di
     folder.mkdir(parents=True)
     shutil.copy(REPO / "engines" / "manifest.json", folder / "manifest.json")
     train_and_ship(config, folder, eval_clips=8)
-    d = videos(load_gru(folder), cache)
+    model = load_gru(folder)
+    d, held = videos(model, cache), held_out_videos(model, cache)
 
     def verdict(gru: dict, euro: dict | None) -> dict:
         return {"gru_jitter": gru["jitter"], "gru_lag_ms": gru["lag_ms"], "blink_kept": gru["blink_kept"],
@@ -45,22 +47,23 @@ def train_and_score(config: TrainConfig, folder: Path, cache: Path | None) -> di
                 "vs_one_euro": euro and round(vs_one_euro(gru, euro), 3)}
 
     return {"seed": config.seed, "all": verdict(d["gru"], d["one_euro_min_jitter_at_gru_lag"]),
-            **{h: verdict(v["gru"], v["one_euro_min_jitter_at_gru_lag"]) for h, v in d["halves"].items()}}
+            **{h: verdict(v["gru"], v["one_euro_min_jitter_at_gru_lag"]) for h, v in d["groups"].items()},
+            "held_out": verdict(held["gru"], held["one_euro_min_jitter_at_gru_lag"])}
 
 
 def markdown(recipe: dict, rows: list[dict]) -> str:
     changed = {k: v for k, v in recipe.items() if k != "seed" and v != getattr(TrainConfig, k)}
     lines = [f"# Smoother recipe over seeds: {changed or 'the shipped settings'}", "",
              "GRU jitter against the best One Euro at no more lag (grid-searched on the same clips), fixture videos.",
-             "", "| seed | all: vs One Euro (GRU lag ms) | even half | odd half | blinks kept |",
-             "|---|---|---|---|---|"]
+             "", "| seed | all: vs One Euro (GRU lag ms) | even half | odd half | blinks kept | held-out clips |",
+             "|---|---|---|---|---|---|"]
 
     def f(v: dict) -> str:
         return f"{v['vs_one_euro'] * 100:+.0f} % ({v['gru_lag_ms']:.0f})" if v["vs_one_euro"] is not None else "n/a"
 
     for r in rows:
         lines.append(f"| {r['seed']} | {f(r['all'])} | {f(r['even'])} | {f(r['odd'])} | "
-                     f"{r['all']['blink_kept'] * 100:.0f} % |")
+                     f"{r['all']['blink_kept'] * 100:.0f} % | {f(r['held_out']) if 'held_out' in r else 'not run'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -72,12 +75,13 @@ def main() -> int:
     p.add_argument("--name", default=None, help="save the results as benchmarks/results/smoother_seeds_NAME")
     args, train_flags = p.parse_known_args()
     base = train_config(build_parser().parse_args(["train", "smoother", *train_flags]))
-    if args.videos_cache is not None and not args.videos_cache.is_file():  # track once, not in every worker
-        from smoother import FIXTURES
+    if args.videos_cache is not None:  # track once (when not cached yet), not in every worker
+        from smoother import FIXTURES, held_out_clips
 
         from avatar.smoothing.measure_noise import fixture_videos
 
         fixture_videos(FIXTURES, args.videos_cache)
+        held_out_clips(args.videos_cache)
     configs = [TrainConfig(**{**asdict(base), "seed": s}) for s in args.seeds]
     with tempfile.TemporaryDirectory(prefix="smoother_seeds_") as tmp, \
             ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:

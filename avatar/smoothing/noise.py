@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from avatar.errors import ModelError
+from avatar.errors import ModelError, SourceError
 from avatar.expression.rig import FACE_FIELD_NAMES, HIGH, LOW, N_FACE, RIG_VERSION
 
 SPAN = (HIGH - LOW)[:N_FACE].astype(np.float64)  # every noise number is in units of the field's range
@@ -125,6 +125,15 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) of every run of True."""
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
+
+
+def longest_face_run(clip: Clip) -> Clip:
+    """The clip cut to its longest run of consecutive frames with a face (the whole clip when it has no gap)."""
+    runs = _runs(clip.present)
+    if not runs:
+        raise SourceError(f"{clip.name or 'clip'}: no frame with a face")
+    a, b = max(runs, key=lambda r: r[1] - r[0])
+    return Clip(clip.values[a:b], clip.present[a:b], clip.fps, clip.name)
 
 
 def still_residuals(clip: Clip) -> tuple[np.ndarray, np.ndarray]:

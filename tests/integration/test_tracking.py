@@ -208,3 +208,21 @@ def test_track_video_tracks_every_frame_and_passes_them_through_a_perturbation_f
     assert dark.name == "dark" and len(seen) == 72
     assert dark.present[:36].all() and not dark.present[36:].any()
     np.testing.assert_allclose(dark.values[:30], plain.values[:30], atol=1e-6)  # same tracker, same frames
+
+
+def test_tracked_videos_come_from_the_cache_only_when_it_holds_those_videos(fixtures: Path, tmp_path: Path) -> None:
+    from avatar.smoothing.measure_noise import fixture_videos
+
+    cache = tmp_path / "videos.npz"
+    one = ("pyfeat_single_face.mp4",)
+    first = fixture_videos(fixtures, cache, one)
+    assert [c.name for c in first] == list(one) and cache.is_file()
+    again = fixture_videos(fixtures, cache, one)  # read back, not tracked: identical arrays
+    np.testing.assert_array_equal(again[0].values, first[0].values)
+    # a cache of other videos is not handed back under these names: they are tracked and the cache rewritten
+    np.savez_compressed(cache, names=np.array(["lp_d0.mp4"]), fps=np.array([30.0]),
+                        values_0=np.zeros((3, first[0].values.shape[1])), present_0=np.ones(3, dtype=bool))
+    fresh = fixture_videos(fixtures, cache, one)
+    assert [c.name for c in fresh] == list(one) and len(fresh[0].values) == 72
+    with np.load(cache) as z:
+        assert [str(n) for n in z["names"]] == list(one)

@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from avatar.errors import ConfigError, ModelError
+from avatar.errors import ConfigError, ModelError, SourceError
 from avatar.expression.rig import FIELD_INDEX, HIGH, LOW, N_FACE
 from avatar.smoothing.metrics import blink_ratios, lag_frames, score
-from avatar.smoothing.noise import Clip, NoiseProfile, estimate, sample_noise
+from avatar.smoothing.noise import Clip, NoiseProfile, estimate, longest_face_run, sample_noise
 from avatar.smoothing.synth import Realism, blinks, clean_track, hold_missing, min_jerk, synth_track
 from avatar.smoothing.units import SPAN_FACE, normalise
 
@@ -70,6 +70,18 @@ def test_sampled_noise_has_the_profile_spread_and_correlation() -> None:
     ac = np.array([np.corrcoef(core[1:, j], core[:-1, j])[0, 1] for j in range(N_FACE)])
     assert np.allclose(ac, np.clip(p.ac1, -0.6, 0.95), atol=0.08)
     assert np.array_equal(n, sample_noise(p, 20000, np.random.default_rng(2)))  # seeded
+
+
+def test_a_clip_is_cut_to_its_longest_run_with_a_face() -> None:
+    values = np.arange(10 * N_FACE, dtype=float).reshape(10, N_FACE)
+    present = np.array([1, 1, 0, 1, 1, 1, 0, 0, 1, 1], dtype=bool)
+    cut = longest_face_run(Clip(values, present, 25.0, "v.mov"))
+    assert cut.present.all() and cut.fps == 25.0 and cut.name == "v.mov"
+    np.testing.assert_array_equal(cut.values, values[3:6])
+    whole = Clip(values, np.ones(10, dtype=bool), 30.0)
+    assert longest_face_run(whole).values.shape == (10, N_FACE)
+    with pytest.raises(SourceError, match="no frame with a face"):
+        longest_face_run(Clip(values, np.zeros(10, dtype=bool), 30.0, "empty.mp4"))
 
 
 def test_min_jerk_is_monotone_from_0_to_1() -> None:
