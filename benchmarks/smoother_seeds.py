@@ -87,7 +87,8 @@ def main() -> int:
             ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(train_and_score, c, Path(tmp) / f"seed{c.seed}", args.videos_cache) for c in configs]
         rows = [f.result() for f in futures]
-    text = markdown(asdict(base), rows)
+    text = markdown(asdict(base), rows) + (f"\nReproduce: `nice -n 10 .venv/bin/python benchmarks/smoother_seeds.py "
+                                           f"{' '.join(sys.argv[1:])}` (about 12 min on 2 cores).\n")
     print(text)
     if args.name:
         out = REPO / "benchmarks" / "results" / f"smoother_seeds_{args.name}"
