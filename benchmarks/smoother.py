@@ -35,7 +35,7 @@ from avatar.smoothing.evaluate import gru_runner, held_out, identity_runner, one
 from avatar.smoothing.gru import GruFilter, GruModel, GruStep, load_gru  # noqa: E402
 from avatar.smoothing.measure_noise import HELD_OUT_VIDEOS, fixture_videos  # noqa: E402
 from avatar.smoothing.metrics import Scores, score, second_differences, still_mask  # noqa: E402
-from avatar.smoothing.noise import NoiseProfile, local_fit, longest_face_run  # noqa: E402
+from avatar.smoothing.noise import Clip, NoiseProfile, local_fit, longest_face_run  # noqa: E402
 from avatar.smoothing.one_euro import OneEuroConfig, OneEuroFilter  # noqa: E402
 from avatar.smoothing.smoother import Smoother, SmootherConfig  # noqa: E402
 from avatar.smoothing.units import normalise  # noqa: E402
@@ -114,7 +114,7 @@ def held_out_videos(model: GruStep, cache: Path | None) -> dict:
     return videos(model, None, tracked=held_out_clips(cache), by="clip")
 
 
-def held_out_clips(cache: Path | None) -> list:
+def held_out_clips(cache: Path | None) -> list[Clip]:
     """The held-out videos tracked, each cut to its longest face run (cached beside the ten's cache as
     NAME_held_out.npz when `cache` is given)."""
     held_cache = cache.with_name(f"{cache.stem}_held_out.npz") if cache is not None else None
@@ -152,9 +152,9 @@ def videos(model: GruStep, cache: Path | None, tracked: list | None = None, by: 
              [(c.name.split(".")[0], range(i, i + 1)) for i, c in enumerate(clips)])
     for name, sel in parts:
         g = score_on(gru_outs, sel)
-        pick_half = pick(grid(lambda c, sel=sel: score_on(euro(c), sel)), g.lag_ms)
+        own = pick(grid(lambda c, sel=sel: score_on(euro(c), sel)), g.lag_ms)
         groups[name] = {"clips": [clips[i].name for i in sel], "gru": g.to_dict(),
-                        "one_euro_min_jitter_at_gru_lag": pick_half["one_euro_min_jitter_at_gru_lag"]}
+                        "one_euro_min_jitter_at_gru_lag": own["one_euro_min_jitter_at_gru_lag"]}
     presents = [c.present for c in clips]
     curv = {"raw": still_curvature(raw_outs, proxies, ts, presents),
             "gru": still_curvature(gru_outs, proxies, ts, presents)}

@@ -63,7 +63,7 @@ def markdown(recipe: dict, rows: list[dict]) -> str:
 
     for r in rows:
         lines.append(f"| {r['seed']} | {f(r['all'])} | {f(r['even'])} | {f(r['odd'])} | "
-                     f"{r['all']['blink_kept'] * 100:.0f} % | {f(r['held_out']) if 'held_out' in r else 'not run'} |")
+                     f"{r['all']['blink_kept'] * 100:.0f} % | {f(r['held_out'])} |")
     return "\n".join(lines) + "\n"
 
 
