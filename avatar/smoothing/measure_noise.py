@@ -45,7 +45,7 @@ _AUTO_FRAMES = 15  # the first face frames of a clip are taken as its neutral fa
 Tracker = Callable[[Image], Landmarks | None]
 
 
-def _video_frames(path: Path) -> tuple[Iterator[np.ndarray], float]:
+def video_frames(path: Path) -> tuple[Iterator[np.ndarray], float]:
     cap = cv2.VideoCapture(str(path))
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
 
@@ -143,7 +143,7 @@ def track_video(path: Path, perturb: Callable[[Iterator[np.ndarray]], Iterator[n
     `perturb` when given (a benchmark's image changes)."""
     track, close = _facemesh(False)
     try:
-        frames, fps = _video_frames(path)
+        frames, fps = video_frames(path)
         return track_clip(perturb(frames) if perturb else frames, fps, track, name or path.name)
     finally:
         close()
