@@ -1,5 +1,6 @@
 """The GRU smoother against One Euro on real tracker noise with a known truth: fixture photos moved along known
-in-plane head paths (roll, shift, zoom) with webcam-like pixel noise, tracked by the live tracker.
+paths (head roll, shift and zoom; jaw dropped, brows raised by an image warp) with webcam-like pixel noise,
+tracked by the live tracker.
 
     nice -n 10 .venv/bin/python benchmarks/smoother_moved.py [--engines engines] [--cache /tmp/moved.npz]
 
@@ -33,7 +34,7 @@ from avatar.smoothing.evaluate import gru_runner, identity_runner, one_euro_runn
 from avatar.smoothing.gru import GruStep, load_gru  # noqa: E402
 from avatar.smoothing.measure_noise import SENSOR_SIGMA, STILLS  # noqa: E402
 from avatar.smoothing.metrics import Scores, score, still_mask  # noqa: E402
-from avatar.smoothing.moved import Motion, head_path, known_truth, track_moved  # noqa: E402
+from avatar.smoothing.moved import Motion, face_path, known_truth, track_moved  # noqa: E402
 from avatar.smoothing.noise import Clip, local_fit  # noqa: E402
 from avatar.smoothing.units import normalise  # noqa: E402
 
@@ -60,7 +61,7 @@ def _photo(rel: str) -> np.ndarray:
 
 
 def _track(rel: str, k: int) -> tuple[Clip, Motion]:
-    motion = head_path(FRAMES, FPS, np.random.default_rng([SEED, k, len(rel)]))
+    motion = face_path(FRAMES, FPS, np.random.default_rng([SEED, k, len(rel)]))
     return track_moved(_photo(rel), motion, FPS, SEED + k, f"{Path(rel).stem}#{k}"), motion
 
 
@@ -79,7 +80,7 @@ def tracked(cache: Path | None) -> list[tuple[Clip, Motion]]:
         arrays: dict[str, np.ndarray] = {}
         for i, (c, m) in enumerate(out):
             arrays |= {f"values_{i}": c.values, f"present_{i}": c.present,
-                       f"motion_{i}": np.stack([m.roll, m.dx, m.dy, m.scale])}
+                       f"motion_{i}": np.stack([m.roll, m.dx, m.dy, m.scale, m.jaw, m.brow])}
         np.savez_compressed(cache, names=np.array([c.name for c, _ in out]), **arrays)
     return out
 
@@ -142,8 +143,9 @@ def markdown(r: dict) -> str:
     d, s = r["moved"], r["stand_in"]
     lines = [f"# Smoother on moved photos: real tracker noise, known truth ({r['machine']})", "",
              f"{len(d['clips'])} clips of {FRAMES} frames at {FPS:.0f} fps ({len(PHOTOS)} fixture photos the noise "
-             f"profile never saw, {PATHS_PER_PHOTO} head paths each: roll ±12°, shift ±0.25 face widths, zoom ±15 %, "
-             f"holds 0.4–2.5 s, moves 0.25–0.8 s), pixel noise σ {SENSOR_SIGMA}, legacy FaceMesh in video mode. "
+             f"profile never saw, {PATHS_PER_PHOTO} paths each: head roll ±12°, shift ±0.25 face widths, zoom ±15 %, "
+             "holds 0.4–2.5 s, moves 0.25–0.8 s; jaw dropped and brows raised by a warp, holds 0.3–2 s, moves "
+             f"0.1–0.4 s), pixel noise σ {SENSOR_SIGMA}, legacy FaceMesh in video mode. "
              f"Model {r['model_sha256'][:12]}.", "",
              f"## Against the known truth (each field's least-squares fit on the path; {d['still_values']} still "
              "values)",

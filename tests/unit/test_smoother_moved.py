@@ -1,34 +1,66 @@
-"""Moved photos for the smoother benchmark: the known head path, the warp, and the truth fitted on the path."""
+"""Moved photos for the smoother benchmark: the known path, the warps, and the truth fitted on the path."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from avatar.smoothing.moved import EASE_S, REST_S, Motion, head_path, known_truth, moved_frames
+from avatar.smoothing.moved import (
+    BROW_LIFT,
+    EASE_S,
+    JAW_DROP,
+    REST_S,
+    Face,
+    Motion,
+    face_path,
+    known_truth,
+    moved_frames,
+)
+
+FACE = Face(centre=(80.0, 60.0), width=40.0, height=50.0, mouth_y=70.0, brow_y=45.0, chin_y=85.0)
 
 
-def test_the_path_rests_at_the_photos_pose_first_then_moves_within_its_bounds() -> None:
-    m = head_path(300, 30.0, np.random.default_rng(1))
+def _motion(**kw: float) -> Motion:
+    one = np.ones(1)
+    values = {"roll": 0.0, "dx": 0.0, "dy": 0.0, "scale": 1.0, "jaw": 0.0, "brow": 0.0} | kw
+    return Motion(**{k: v * one for k, v in values.items()})
+
+
+def _square(x: int, y: int) -> np.ndarray:
+    img = np.zeros((120, 160, 3), np.uint8)
+    img[y - 2 : y + 3, x - 2 : x + 3] = 255
+    return img
+
+
+def _where(frame: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.nonzero(frame[..., 0] > 128)
+    return float(xs.mean()), float(ys.mean())
+
+
+def test_the_path_rests_at_the_photos_own_face_first_then_moves_within_its_bounds() -> None:
+    m = face_path(300, 30.0, np.random.default_rng(1))
     rest = np.arange(300) / 30.0 < REST_S
-    assert np.all(m.roll[rest] == 0) and np.all(m.dx[rest] == 0) and np.all(m.scale[rest] == 1)
+    for a, at_rest in ((m.roll, 0), (m.dx, 0), (m.scale, 1), (m.jaw, 0), (m.brow, 0)):
+        assert np.all(a[rest] == at_rest)
     assert np.abs(m.roll).max() <= 12 + 1e-9 and np.abs(m.dx).max() <= 0.25 + 1e-9
     assert m.scale.min() >= 0.85 - 1e-9 and m.scale.max() <= 1.15 + 1e-9
-    assert np.ptp(m.roll) > 5 and np.ptp(m.dy) > 0.1  # it does move
-    # smooth: no frame steps more than a fast move's peak speed allows (here 12° at 0.25 s -> ~1.6° a frame)
+    assert m.jaw.min() >= 0 and m.jaw.max() <= 1 and m.brow.max() <= 1
+    assert np.ptp(m.roll) > 5 and np.ptp(m.dy) > 0.1 and np.ptp(m.jaw) > 0.3 and np.ptp(m.brow) > 0.3  # it moves
+    # smooth: no frame steps more than a fast move's peak speed allows (12° in 0.25 s: ~1.6° a frame)
     assert np.abs(np.diff(m.roll)).max() < 2.5
 
 
 def test_the_path_holds_still_between_moves() -> None:
-    m = head_path(600, 30.0, np.random.default_rng(2))
-    after = np.arange(600) / 30.0 > REST_S + EASE_S
-    still = (np.abs(np.diff(m.roll)) < 1e-9)[after[1:]]
-    assert 0.3 < still.mean() < 0.95
+    m = face_path(600, 30.0, np.random.default_rng(2))
+    after = (np.arange(600) / 30.0 > REST_S + EASE_S)[1:]
+    for a in (m.roll, m.jaw):
+        still = (np.abs(np.diff(a)) < 1e-9)[after]
+        assert 0.3 < still.mean() < 0.95
 
 
 def test_the_truth_is_what_the_path_explains_not_the_noise() -> None:
     rng = np.random.default_rng(3)
-    m = head_path(300, 30.0, rng)
-    clean = np.stack([0.1 + 0.02 * m.roll, -0.3 * m.dx + 0.5 * m.dy, np.full(300, 0.2)], axis=1)  # (T, 3)
+    m = face_path(300, 30.0, rng)
+    clean = np.stack([0.1 + 0.02 * m.roll, -0.3 * m.dx + 0.5 * m.jaw**2, np.full(300, 0.2)], axis=1)  # (T, 3)
     noisy = clean + rng.normal(0, 0.03, clean.shape)
     present = np.ones(300, dtype=bool)
     present[100:110] = False
@@ -41,21 +73,31 @@ def test_the_truth_is_what_the_path_explains_not_the_noise() -> None:
 
 
 def test_the_photo_moves_by_the_known_shift_and_gets_pixel_noise() -> None:
-    img = np.zeros((120, 160, 3), np.uint8)
-    img[58:63, 78:83] = 255  # a white square at (80, 60)
-    one = np.ones(1)
-    m = Motion(roll=0 * one, dx=0.5 * one, dy=-0.25 * one, scale=one)
-    frame = next(moved_frames(img, m, centre=(80.0, 60.0), face_width=40.0, sigma=2.0, seed=0))
-    ys, xs = np.nonzero(frame[..., 0] > 128)
-    assert abs(xs.mean() - 100) < 0.6 and abs(ys.mean() - 50) < 0.6  # 0.5 and -0.25 face widths of 40 px
+    frame = next(moved_frames(_square(80, 60), _motion(dx=0.5, dy=-0.25), FACE, sigma=2.0, seed=0))
+    x, y = _where(frame)
+    assert abs(x - 100) < 0.6 and abs(y - 50) < 0.6  # 0.5 and -0.25 face widths of 40 px
     assert 0.5 < frame[:20, :20].std() < 4  # webcam-like noise everywhere
 
 
 def test_roll_and_zoom_turn_about_the_face_centre() -> None:
-    img = np.zeros((120, 160, 3), np.uint8)
-    img[58:63, 98:103] = 255  # 20 px right of the centre (80, 60)
-    one = np.ones(1)
-    m = Motion(roll=90 * one, dx=0 * one, dy=0 * one, scale=1.5 * one)
-    frame = next(moved_frames(img, m, centre=(80.0, 60.0), face_width=40.0, sigma=0.0, seed=0))
-    ys, xs = np.nonzero(frame[..., 0] > 128)
-    assert abs(xs.mean() - 80) < 1 and abs(ys.mean() - 30) < 1  # turned a quarter anticlockwise, 30 px out
+    frame = next(moved_frames(_square(100, 60), _motion(roll=90, scale=1.5), FACE, sigma=0.0, seed=0))
+    x, y = _where(frame)
+    assert abs(x - 80) < 1 and abs(y - 30) < 1  # 20 px right of the centre, turned a quarter anticlockwise, 30 px out
+
+
+def test_the_jaw_drops_what_is_below_the_lips_and_the_brows_rise() -> None:
+    below, above = _square(80, 78), _square(80, 62)  # under and over the lips (y 70)
+    x, y = _where(next(moved_frames(below, _motion(jaw=1.0), FACE, sigma=0.0, seed=0)))
+    assert abs(x - 80) < 0.5 and abs(y - (78 + JAW_DROP * 50)) < 0.8  # 5 px down, fully below the parting
+    _, y = _where(next(moved_frames(above, _motion(jaw=1.0), FACE, sigma=0.0, seed=0)))
+    assert abs(y - 62) < 0.3  # the upper lip and all above stay
+    _, y = _where(next(moved_frames(_square(80, 45), _motion(brow=1.0), FACE, sigma=0.0, seed=0)))
+    assert BROW_LIFT * 50 / 2 < 45 - y <= BROW_LIFT * 50  # the brow line rises, by less than the pull's peak
+
+
+def test_the_lips_part_along_a_line_through_the_corners_and_the_middle() -> None:
+    smile = Face(centre=(80.0, 60.0), width=40.0, height=50.0, mouth_y=72.0, brow_y=45.0, chin_y=85.0,
+                 corners=((70.0, 68.0), (90.0, 67.0)))
+    y = smile.lip_line(np.array([50.0, 70.0, 80.0, 90.0, 120.0]))
+    assert np.allclose(y[1:4], [68.0, 72.0, 67.0]) and y[0] == y[1] and y[4] == y[3]  # level beyond the corners
+    assert np.all(FACE.lip_line(np.array([0.0, 80.0])) == 70.0)  # no corners known: level at the middle
