@@ -30,12 +30,13 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from smoother import FIXTURES, grid, pick, vs_one_euro  # noqa: E402 (after the path set-up)
 
 from avatar.expression.rig import FACE_FIELD_NAMES, HIGH, LOW, N_FACE  # noqa: E402
-from avatar.smoothing.evaluate import gru_runner, identity_runner, one_euro_runner  # noqa: E402
+from avatar.smoothing.evaluate import Runner, gru_runner, identity_runner, one_euro_runner  # noqa: E402
 from avatar.smoothing.gru import GruStep, load_gru  # noqa: E402
 from avatar.smoothing.measure_noise import SENSOR_SIGMA, STILLS  # noqa: E402
 from avatar.smoothing.metrics import Scores, score, still_mask  # noqa: E402
 from avatar.smoothing.moved import Motion, face_path, known_truth, track_moved  # noqa: E402
 from avatar.smoothing.noise import Clip, local_fit  # noqa: E402
+from avatar.smoothing.one_euro import OneEuroConfig  # noqa: E402
 from avatar.smoothing.units import normalise  # noqa: E402
 
 log = logging.getLogger("smoother_moved")
@@ -60,28 +61,31 @@ def _photo(rel: str) -> np.ndarray:
     return cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA) if k < 1.0 else img
 
 
-def _track(rel: str, k: int) -> tuple[Clip, Motion]:
-    motion = face_path(FRAMES, FPS, np.random.default_rng([SEED, k, len(rel)]))
-    return track_moved(_photo(rel), motion, FPS, SEED + k, f"{Path(rel).stem}#{k}"), motion
+def path(rel: str, k: int, seed: int = SEED) -> Motion:
+    """Path k of a photo: the same for every tracker that reads it."""
+    return face_path(FRAMES, FPS, np.random.default_rng([seed, k, len(rel)]))
 
 
-def tracked(cache: Path | None) -> list[tuple[Clip, Motion]]:
+def tracked(cache: Path | None, seed: int = SEED) -> list[tuple[Clip, Motion]]:
     """Every photo along each of its paths, tracked (read from / written to the .npz cache when given)."""
     if cache is not None and cache.is_file():
         with np.load(cache) as z:
-            return [(Clip(z[f"values_{i}"], z[f"present_{i}"], FPS, str(n)), Motion(*z[f"motion_{i}"]))
-                    for i, n in enumerate(z["names"])]
+            if "seed" in z and int(z["seed"]) == seed:
+                return [(Clip(z[f"values_{i}"], z[f"present_{i}"], FPS, str(n)), Motion(*z[f"motion_{i}"]))
+                        for i, n in enumerate(z["names"])]
+        log.info("%s holds paths of another seed; tracking afresh", cache)
     out = []
     for rel in PHOTOS:
         for k in range(PATHS_PER_PHOTO):
-            out.append(_track(rel, k))
+            m = path(rel, k, seed)
+            out.append((track_moved(_photo(rel), m, FPS, seed + k, f"{Path(rel).stem}#{k}"), m))
             log.info("tracked %s path %d: face in %.0f %% of frames", rel, k, 100 * out[-1][0].present.mean())
     if cache is not None:
         arrays: dict[str, np.ndarray] = {}
         for i, (c, m) in enumerate(out):
             arrays |= {f"values_{i}": c.values, f"present_{i}": c.present,
                        f"motion_{i}": np.stack([m.roll, m.dx, m.dy, m.scale, m.jaw, m.brow])}
-        np.savez_compressed(cache, names=np.array([c.name for c, _ in out]), **arrays)
+        np.savez_compressed(cache, names=np.array([c.name for c, _ in out]), seed=seed, **arrays)
     return out
 
 
@@ -97,19 +101,38 @@ def evaluate(model: GruStep, pairs: list[tuple[Clip, Motion]], strengths: tuple[
               for x, (c, m) in zip(xs, pairs, strict=True)]
     present = [c.present for c, _ in pairs]
 
-    def run(runner) -> Scores:
-        outs = [normalise(runner(ts[i], xs[i], present[i])) for i in range(len(xs))]
-        return score(outs, truths, ts, present)
+    every = range(len(xs))
+    euro: dict[OneEuroConfig, list[np.ndarray]] = {}  # each grid point run once, scored on all and each photo
 
-    rows = grid(lambda c: run(one_euro_runner(c)))
-    gru = {str(s): run(gru_runner(model, s)).to_dict() for s in strengths}
+    def outputs(runner: Runner) -> list[np.ndarray]:
+        return [normalise(runner(ts[i], xs[i], present[i])) for i in every]
+
+    def euro_outs(c: OneEuroConfig) -> list[np.ndarray]:
+        if c not in euro:
+            euro[c] = outputs(one_euro_runner(c))
+        return euro[c]
+
+    def on(outs: list[np.ndarray], sel: range | list[int] = every) -> Scores:
+        return score([outs[i] for i in sel], [truths[i] for i in sel], [ts[i] for i in sel], [present[i] for i in sel])
+
+    rows = grid(lambda c: on(euro_outs(c)))
+    gru_outs = {str(s): outputs(gru_runner(model, s)) for s in strengths}
+    gru = {s: on(o).to_dict() for s, o in gru_outs.items()}
+    photos: dict[str, list[int]] = {}
+    for i, (c, _) in enumerate(pairs):
+        photos.setdefault(c.name.split("#")[0], []).append(i)
+    by_photo = {}  # the shipped strength on each photo's clips alone, One Euro grid-searched on them alone
+    for name, sel in photos.items():
+        g = on(gru_outs["1.0"], sel).to_dict()
+        e = pick(grid(lambda c, sel=sel: on(euro_outs(c), sel)), g["lag_ms"])["one_euro_min_jitter_at_gru_lag"]
+        by_photo[name] = {"gru": g, "one_euro": e, "vs_one_euro": e and round(vs_one_euro(g, e), 3)}
     still = sum(int((still_mask(c, t) & p[:, None]).sum()) for c, t, p in zip(truths, ts, present, strict=True))
     return {"truth": "local fit of the reading" if stand_in else "known path", "clips": [c.name for c, _ in pairs],
             "frames": int(sum(len(x) for x in xs)), "still_values": still,
             "moving_fields": _moving(truths), "noise": _noise(xs, truths, present),
-            "raw": run(identity_runner).to_dict(), "gru": gru,
+            "raw": on(outputs(identity_runner)).to_dict(), "gru": gru,
             "picks": {s: pick(rows, g["lag_ms"])["one_euro_min_jitter_at_gru_lag"] for s, g in gru.items()},
-            "one_euro_min_rmse": pick(rows, 0.0)["one_euro_min_rmse"], "grid": rows}
+            "one_euro_min_rmse": pick(rows, 0.0)["one_euro_min_rmse"], "by_photo": by_photo, "grid": rows}
 
 
 def _moving(truths: list[np.ndarray]) -> dict[str, int]:
@@ -135,8 +158,12 @@ def _table(d: dict) -> list[str]:
         lines.append(f"| GRU strength {s} | {g['jitter'] * 1e3:.3f} | {g['lag_ms']:.1f} | {g['rmse'] * 1e3:.2f} | "
                      f"{euro} | {vs} |")
     m = d["one_euro_min_rmse"]
-    return [*lines, f"| One Euro, least error ({m['min_cutoff']} Hz, β {m['beta']}) | {m['jitter'] * 1e3:.3f} | "
-            f"{m['lag_ms']:.1f} | {m['rmse'] * 1e3:.2f} | | |", ""]
+    lines.append(f"| One Euro, least error ({m['min_cutoff']} Hz, β {m['beta']}) | {m['jitter'] * 1e3:.3f} | "
+                 f"{m['lag_ms']:.1f} | {m['rmse'] * 1e3:.2f} | | |")
+    lines += ["", "By photo (GRU strength 1; One Euro grid-searched on that photo's clips alone): " + ", ".join(
+        f"{n} {v['vs_one_euro'] * 100:+.0f} %" if v["one_euro"] else f"{n} (no One Euro as quick)"
+        for n, v in d["by_photo"].items()) + "."]
+    return [*lines, ""]
 
 
 def markdown(r: dict) -> str:
@@ -169,19 +196,22 @@ def main() -> int:
     p.add_argument("--cache", type=Path, default=None, help="an .npz to keep the tracking in (seconds next time)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "smoother_moved")
     p.add_argument("--print-only", action="store_true", help="print the table, write nothing (to try a model)")
+    p.add_argument("--seed", type=int, default=SEED,
+                   help="draw other paths (results go to ..._seed<N> when it is not the default)")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if set(PHOTOS) & set(STILLS):
         raise SystemExit(f"photos {sorted(set(PHOTOS) & set(STILLS))} gave the noise profile; they are not held out")
     model = load_gru(args.engines)
-    pairs = tracked(args.cache)
+    pairs = tracked(args.cache, args.seed)
+    out = args.out if args.seed == SEED else args.out.with_name(f"{args.out.name}_seed{args.seed}")
     r = {"moved": evaluate(model, pairs, STRENGTHS), "stand_in": evaluate(model, pairs, STRENGTHS, stand_in=True),
-         "model_sha256": model.entry.sha256,
+         "model_sha256": model.entry.sha256, "seed": args.seed,
          "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
     print(markdown(r))
     if not args.print_only:
-        args.out.with_suffix(".json").write_text(json.dumps(r, indent=1) + "\n")
-        args.out.with_suffix(".md").write_text(markdown(r))
+        out.with_suffix(".json").write_text(json.dumps(r, indent=1) + "\n")
+        out.with_suffix(".md").write_text(markdown(r))
     return 0
 
 
