@@ -20,6 +20,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -317,6 +318,13 @@ def markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
+def write_results(out: Path, r: dict, markdown: Callable[[dict], str]) -> None:
+    """A benchmark's results as OUT.json and OUT.md, and the markdown on stdout."""
+    out.with_suffix(".json").write_text(json.dumps(r, indent=1) + "\n")
+    out.with_suffix(".md").write_text(markdown(r))
+    print(markdown(r))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--engines", type=Path, default=REPO / "engines")
@@ -342,9 +350,7 @@ def main() -> int:
          "timings": timings(model, onnx), "model_sha256": model.entry.sha256}
     r["machine"] = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                     f"load {load:.1f} before / {os.getloadavg()[0]:.1f} after")
-    args.out.with_suffix(".json").write_text(json.dumps(r, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(r))
-    print(markdown(r))
+    write_results(args.out, r, markdown)
     return 0
 
 

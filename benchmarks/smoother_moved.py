@@ -13,7 +13,6 @@ videos; the same metrics (avatar/smoothing/metrics.py). Writes benchmarks/result
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -27,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from smoother import BETAS, FIXTURES, MIN_CUTOFFS, grid, pick, vs_one_euro  # noqa: E402 (after the path set-up)
+from smoother import BETAS, FIXTURES, MIN_CUTOFFS, grid, pick, vs_one_euro, write_results  # noqa: E402 (path set-up)
 
 from avatar.expression.rig import FACE_FIELD_NAMES, HIGH, LOW, N_FACE  # noqa: E402
 from avatar.smoothing.evaluate import Runner, gru_runner, identity_runner, one_euro_runner  # noqa: E402
@@ -256,10 +255,10 @@ def main() -> int:
     r = {"moved": evaluate(model, pairs, STRENGTHS), "stand_in": evaluate(model, pairs, STRENGTHS, stand_in=True),
          "model_sha256": model.entry.sha256, "seed": args.seed,
          "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
-    print(markdown(r))
-    if not args.print_only:
-        out.with_suffix(".json").write_text(json.dumps(r, indent=1) + "\n")
-        out.with_suffix(".md").write_text(markdown(r))
+    if args.print_only:
+        print(markdown(r))
+    else:
+        write_results(out, r, markdown)
     return 0
 
 

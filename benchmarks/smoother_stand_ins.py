@@ -15,7 +15,6 @@ Writes benchmarks/results/smoother_stand_ins.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -30,7 +29,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import smoother_moved as moved  # noqa: E402 (after the path set-up)
-from smoother import BETAS, FIXTURES, MIN_CUTOFFS, clip_arrays  # noqa: E402
+from smoother import BETAS, FIXTURES, MIN_CUTOFFS, clip_arrays, write_results  # noqa: E402
 
 from avatar.expression.rig import HIGH, LOW, N_FACE  # noqa: E402
 from avatar.smoothing.evaluate import Runner, gru_runner, identity_runner, one_euro_runner  # noqa: E402
@@ -174,9 +173,7 @@ def main() -> int:
                              {k: video_references(k, at(f"videos_{k}.npz")) for k in REFERENCES}, None),
          "model_sha256": model.entry.sha256,
          "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
-    args.out.with_suffix(".json").write_text(json.dumps(r, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(r))
-    print(markdown(r))
+    write_results(args.out, r, markdown)
     return 0
 
 
