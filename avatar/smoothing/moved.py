@@ -17,6 +17,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from avatar.errors import SourceError
 from avatar.frames import Image, PixelFormat
 from avatar.smoothing.measure_noise import SENSOR_SIGMA, track_clip
 from avatar.smoothing.noise import Clip
@@ -96,16 +97,19 @@ class Face:
         (x0, y0), (x1, y1) = sorted(self.corners)
         xm = self.centre[0]
         u = np.clip(x, x0, x1)
-        a = np.polyfit([x0, xm, x1], [y0, self.mouth_y, y1], 2) if x0 < xm < x1 else np.polyfit([x0, x1], [y0, y1], 1)
-        return np.polyval(a, u)
+        if x0 < xm < x1:
+            return np.polyval(np.polyfit([x0, xm, x1], [y0, self.mouth_y, y1], 2), u)
+        return np.polyval(np.polyfit([x0, x1], [y0, y1], 1), u)
 
     @classmethod
     def of(cls, lm: Landmarks) -> Face:
+        """Read off one face's landmarks."""
         p = lm.points[:, :2] * np.array([lm.image_width, lm.image_height])  # (478, 2) pixels
+        (lx, ly), (rx, ry) = p[_CORNERS[0]], p[_CORNERS[1]]
         return cls((float(p[:, 0].mean()), float(p[:, 1].mean())), float(np.ptp(p[:, 0])),
                    float(p[_CHIN, 1] - p[_FOREHEAD, 1]), float(p[[_UPPER_LIP, _LOWER_LIP], 1].mean()),
                    float(p[list(_BROWS), 1].mean()), float(p[_CHIN, 1]),
-                   tuple((float(p[i, 0]), float(p[i, 1])) for i in _CORNERS))  # type: ignore[arg-type]
+                   ((float(lx), float(ly)), (float(rx), float(ry))))
 
 
 def find_face(image: np.ndarray) -> Face:
@@ -116,7 +120,7 @@ def find_face(image: np.ndarray) -> Face:
     finally:
         tracker.close()
     if lm is None:
-        raise ValueError("no face found in the photo")
+        raise SourceError(f"no face found in the {image.shape[1]}x{image.shape[0]} photo: moving it needs one")
     return Face.of(lm)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from avatar.errors import SourceError
 from avatar.smoothing.moved import (
     BROW_LIFT,
     EASE_S,
@@ -12,6 +14,7 @@ from avatar.smoothing.moved import (
     Face,
     Motion,
     face_path,
+    find_face,
     known_truth,
     moved_frames,
 )
@@ -101,3 +104,8 @@ def test_the_lips_part_along_a_line_through_the_corners_and_the_middle() -> None
     y = smile.lip_line(np.array([50.0, 70.0, 80.0, 90.0, 120.0]))
     assert np.allclose(y[1:4], [68.0, 72.0, 67.0]) and y[0] == y[1] and y[4] == y[3]  # level beyond the corners
     assert np.all(FACE.lip_line(np.array([0.0, 80.0])) == 70.0)  # no corners known: level at the middle
+
+
+def test_a_photo_without_a_face_is_refused_with_its_size() -> None:
+    with pytest.raises(SourceError, match="no face found in the 160x120 photo"):
+        find_face(np.full((120, 160, 3), 128, np.uint8))
