@@ -17,6 +17,7 @@ import logging
 import os
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -31,9 +32,9 @@ from smoother import BETAS, FIXTURES, MIN_CUTOFFS, grid, pick, vs_one_euro, writ
 from avatar.expression.rig import FACE_FIELD_NAMES, HIGH, LOW, N_FACE  # noqa: E402
 from avatar.smoothing.evaluate import Runner, gru_runner, identity_runner, one_euro_runner  # noqa: E402
 from avatar.smoothing.gru import GruStep, load_gru  # noqa: E402
-from avatar.smoothing.measure_noise import SENSOR_SIGMA, STILLS  # noqa: E402
-from avatar.smoothing.metrics import Scores, lag_frames, score, second_differences, still_mask  # noqa: E402
-from avatar.smoothing.moved import Motion, face_path, known_truth, track_moved  # noqa: E402
+from avatar.smoothing.measure_noise import SENSOR_SIGMA, STILLS, load_clips, save_clips  # noqa: E402
+from avatar.smoothing.metrics import Scores, lag_frames, score, still_mask  # noqa: E402
+from avatar.smoothing.moved import Motion, Reader, face_path, known_truth, track_moved  # noqa: E402
 from avatar.smoothing.noise import Clip, local_fit  # noqa: E402
 from avatar.smoothing.one_euro import OneEuroConfig  # noqa: E402
 from avatar.smoothing.units import normalise  # noqa: E402
@@ -65,26 +66,25 @@ def path(rel: str, k: int, seed: int = SEED) -> Motion:
     return face_path(FRAMES, FPS, np.random.default_rng([seed, k, len(rel)]))
 
 
-def tracked(cache: Path | None, seed: int = SEED) -> list[tuple[Clip, Motion]]:
-    """Every photo along each of its paths, tracked (read from / written to the .npz cache when given)."""
+def tracked(cache: Path | None, seed: int = SEED,
+            tracker: Callable[[], Reader] | None = None) -> list[tuple[Clip, Motion]]:
+    """Every photo along each of its paths, tracked by the live tracker or `tracker()` (a fresh one a clip),
+    read from / written to the .npz cache when given."""
     if cache is not None and cache.is_file():
-        with np.load(cache) as z:
-            if "seed" in z and int(z["seed"]) == seed:
-                return [(Clip(z[f"values_{i}"], z[f"present_{i}"], FPS, str(n)), Motion(*z[f"motion_{i}"]))
-                        for i, n in enumerate(z["names"])]
+        clips, extra = load_clips(cache)
+        if "seed" in extra and int(extra["seed"]) == seed:
+            return [(c, Motion(*extra[f"motion_{i}"])) for i, c in enumerate(clips)]
         log.info("%s holds paths of another seed; tracking afresh", cache)
     out = []
     for rel in PHOTOS:
         for k in range(PATHS_PER_PHOTO):
             m = path(rel, k, seed)
-            out.append((track_moved(_photo(rel), m, FPS, seed + k, f"{Path(rel).stem}#{k}"), m))
-            log.info("tracked %s path %d: face in %.0f %% of frames", rel, k, 100 * out[-1][0].present.mean())
+            clip = track_moved(_photo(rel), m, FPS, seed + k, f"{Path(rel).stem}#{k}", tracker and tracker())
+            out.append((clip, m))
+            log.info("tracked %s path %d: face in %.0f %% of frames", rel, k, 100 * clip.present.mean())
     if cache is not None:
-        arrays: dict[str, np.ndarray] = {}
-        for i, (c, m) in enumerate(out):
-            arrays |= {f"values_{i}": c.values, f"present_{i}": c.present,
-                       f"motion_{i}": np.stack([m.roll, m.dx, m.dy, m.scale, m.jaw, m.brow])}
-        np.savez_compressed(cache, names=np.array([c.name for c, _ in out]), seed=seed, **arrays)
+        save_clips(cache, [c for c, _ in out], seed=np.array(seed), **{
+            f"motion_{i}": np.stack([m.roll, m.dx, m.dy, m.scale, m.jaw, m.brow]) for i, (_, m) in enumerate(out)})
     return out
 
 
@@ -124,7 +124,7 @@ def evaluate(model: GruStep, pairs: list[tuple[Clip, Motion]], strengths: tuple[
     for name, sel in photos.items():
         g = on(gru_outs["1.0"], sel).to_dict()
         e = pick(grid(lambda c, sel=sel: on(euro_outs(c), sel)), g["lag_ms"])["one_euro_min_jitter_at_gru_lag"]
-        by_photo[name] = {"gru": g, "one_euro": e, "vs_one_euro": e and round(vs_one_euro(g, e), 3)}
+        by_photo[name] = {"gru": g, "one_euro": e, "vs_one_euro": round(vs_one_euro(g, e), 3) if e else None}
     still = sum(int((still_mask(c, t) & p[:, None]).sum()) for c, t, p in zip(truths, ts, present, strict=True))
     return {"truth": "local fit of the reading" if stand_in else "known path", "clips": [c.name for c, _ in pairs],
             "frames": int(sum(len(x) for x in xs)), "still_values": still,
@@ -135,18 +135,20 @@ def evaluate(model: GruStep, pairs: list[tuple[Clip, Motion]], strengths: tuple[
             "one_euro_per_field": per_field_euro(gru_outs["1.0"], euro_outs, truths, ts, present), "grid": rows}
 
 
-def _field_scores(outs: list[np.ndarray], truths: list[np.ndarray], ts: list[np.ndarray],
-                  present: list[np.ndarray]) -> tuple[np.ndarray, list[list[float]]]:
-    """Per field: the sum of squared second differences on still frames, and the lag (ms) in each clip where
+def _field_scores(outs: list[np.ndarray], truths: list[np.ndarray], masks: list[np.ndarray],
+                  ts: list[np.ndarray]) -> tuple[np.ndarray, list[list[float]]]:
+    """Per field: the sum of squared second differences where `masks` hold, and the lag (ms) in each clip where
     the field moves."""
-    sq, lags = np.zeros(N_FACE), [[] for _ in range(N_FACE)]
-    for y, c, t, p in zip(outs, truths, ts, present, strict=True):
-        sq += np.array([np.sum(second_differences(y[:, [j]], (still_mask(c, t) & p[:, None])[:, [j]]) ** 2)
-                        for j in range(N_FACE)])
+    sq = np.zeros(N_FACE)
+    lags: list[list[float]] = [[] for _ in range(N_FACE)]
+    for y, c, m, t in zip(outs, truths, masks, ts, strict=True):
+        d2 = np.zeros_like(y)
+        d2[1:-1] = y[:-2] - 2.0 * y[1:-1] + y[2:]
+        sq += np.sum(np.where(m, d2, 0.0) ** 2, axis=0)
         for j in np.flatnonzero(np.std(c, axis=0) > 0.02):
             lag = lag_frames(y[:, j], c[:, j])
             if lag is not None:
-                lags[j].append(1000.0 * lag / FPS)
+                lags[j].append(1000.0 * lag * (t[-1] - t[0]) / (len(t) - 1))
     return sq, lags
 
 
@@ -154,9 +156,10 @@ def per_field_euro(gru: list[np.ndarray], euro_outs, truths: list[np.ndarray], t
                    present: list[np.ndarray]) -> dict:
     """A stricter baseline than the bar's: a One Euro filter per field, each grid-searched on its own field for the
     least jitter at no more lag on that field than the GRU's (a field that never moves keeps the pooled pick)."""
-    g_sq, g_lags = _field_scores(gru, truths, ts, present)
-    n = sum(int((still_mask(c, t) & p[:, None]).sum()) for c, t, p in zip(truths, ts, present, strict=True))
-    grid_scores = {OneEuroConfig(mc, b, 1.0): _field_scores(euro_outs(OneEuroConfig(mc, b, 1.0)), truths, ts, present)
+    masks = [still_mask(c, t) & p[:, None] for c, t, p in zip(truths, ts, present, strict=True)]
+    g_sq, g_lags = _field_scores(gru, truths, masks, ts)
+    n = sum(int(m.sum()) for m in masks)
+    grid_scores = {OneEuroConfig(mc, b, 1.0): _field_scores(euro_outs(OneEuroConfig(mc, b, 1.0)), truths, masks, ts)
                    for mc in MIN_CUTOFFS for b in BETAS}
     g_lag = float(np.median([x for f in g_lags for x in f]))
     pooled = min((c for c, (_, lg) in grid_scores.items() if np.median([x for f in lg for x in f]) <= g_lag + 1e-9),

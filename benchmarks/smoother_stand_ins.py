@@ -29,14 +29,21 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import smoother_moved as moved  # noqa: E402 (after the path set-up)
-from smoother import BETAS, FIXTURES, MIN_CUTOFFS, clip_arrays, write_results  # noqa: E402
+from smoother import FIXTURES, clip_arrays, grid, pick, write_results  # noqa: E402
 
 from avatar.expression.rig import HIGH, LOW, N_FACE  # noqa: E402
 from avatar.smoothing.evaluate import Runner, gru_runner, identity_runner, one_euro_runner  # noqa: E402
 from avatar.smoothing.gru import GruStep, load_gru  # noqa: E402
-from avatar.smoothing.measure_noise import VIDEOS, fixture_videos, track_clip, video_frames  # noqa: E402
-from avatar.smoothing.metrics import lag_frames, second_differences, still_mask  # noqa: E402
-from avatar.smoothing.moved import Reader, known_truth, track_moved  # noqa: E402
+from avatar.smoothing.measure_noise import (  # noqa: E402
+    VIDEOS,
+    fixture_videos,
+    load_clips,
+    save_clips,
+    track_clip,
+    video_frames,
+)
+from avatar.smoothing.metrics import Scores, score, still_mask  # noqa: E402
+from avatar.smoothing.moved import Reader, known_truth  # noqa: E402
 from avatar.smoothing.noise import Clip, local_fit  # noqa: E402
 from avatar.smoothing.one_euro import OneEuroConfig  # noqa: E402
 from avatar.smoothing.units import normalise  # noqa: E402
@@ -55,15 +62,10 @@ _LO, _HI = LOW[:N_FACE], HIGH[:N_FACE]
 
 def _cached(path: Path | None, make: Callable[[], list[Clip]]) -> list[Clip]:
     if path is not None and path.is_file():
-        with np.load(path) as z:
-            return [Clip(z[f"values_{i}"], z[f"present_{i}"], float(z["fps"][i]), str(n))
-                    for i, n in enumerate(z["names"])]
+        return load_clips(path)[0]
     clips = make()
     if path is not None:
-        arrays = {f"values_{i}": c.values for i, c in enumerate(clips)} | {
-            f"present_{i}": c.present for i, c in enumerate(clips)}
-        np.savez_compressed(path, names=np.array([c.name for c in clips]), fps=np.array([c.fps for c in clips]),
-                            **arrays)
+        save_clips(path, clips)
     return clips
 
 
@@ -79,37 +81,20 @@ def video_references(kind: str, cache: Path | None) -> list[Clip]:
     return _cached(cache, make)
 
 
-def moved_references(kind: str, cache: Path | None) -> list[Clip]:
-    def make() -> list[Clip]:
-        out = []
-        for rel in moved.PHOTOS:
-            for k in range(moved.PATHS_PER_PHOTO):
-                out.append(track_moved(moved._photo(rel), moved.path(rel, k), moved.FPS, moved.SEED + k, f"{rel}#{k}",
-                                       tracker=REFERENCES[kind]()))
-            log.info("%s read the moved %s", kind, rel)
-        return out
-
-    return _cached(cache, make)
-
-
-def verdict(model: GruStep, xs: list[np.ndarray], ts: list[np.ndarray], present: list[np.ndarray],
-            lag_truths: list[np.ndarray], masks: list[np.ndarray]) -> dict:
+def verdict(gru_outs: list[np.ndarray], raw_outs: list[np.ndarray], euro: Callable[[OneEuroConfig], list[np.ndarray]],
+            lag_truths: list[np.ndarray], ts: list[np.ndarray], present: list[np.ndarray],
+            masks: list[np.ndarray]) -> dict:
     """The bar's figure with jitter on `masks` and lag against `lag_truths`: the GRU against the One Euro grid."""
 
-    def run(runner: Runner) -> tuple[float, float]:
-        outs = [normalise(runner(ts[i], xs[i], present[i])) for i in range(len(xs))]
-        d2 = np.concatenate([second_differences(y, m) for y, m in zip(outs, masks, strict=True)])
-        lags = [lag_frames(y[:, j], c[:, j]) for y, c in zip(outs, lag_truths, strict=True) for j in range(N_FACE)
-                if np.std(c[:, j]) > 0.02]
-        return float(np.sqrt(np.mean(d2**2))), 1000.0 / 30.0 * float(np.median([g for g in lags if g is not None]))
+    def on(outs: list[np.ndarray]) -> Scores:
+        return score(outs, lag_truths, ts, present, still=masks)
 
-    gru, raw = run(gru_runner(model)), run(identity_runner)
-    rows = [(*run(one_euro_runner(OneEuroConfig(mc, b, 1.0))), mc, b) for mc in MIN_CUTOFFS for b in BETAS]
-    best = min((r for r in rows if r[1] <= gru[1] + 1e-9), default=None)
-    return {"still_values": int(sum(m.sum() for m in masks)), "raw_jitter": raw[0], "gru_jitter": gru[0],
-            "gru_lag_ms": round(gru[1], 2), "one_euro": best and {"jitter": best[0], "lag_ms": round(best[1], 2),
-                                                                   "min_cutoff": best[2], "beta": best[3]},
-            "vs_one_euro": best and round(gru[0] / best[0] - 1.0, 3)}
+    gru, raw = on(gru_outs), on(raw_outs)
+    best = pick(grid(lambda c: on(euro(c))), gru.lag_ms)["one_euro_min_jitter_at_gru_lag"]
+    return {"still_values": int(sum(m.sum() for m in masks)), "raw_jitter": raw.jitter, "gru_jitter": gru.jitter,
+            "gru_lag_ms": round(gru.lag_ms, 2),
+            "one_euro": best and {k: best[k] for k in ("jitter", "lag_ms", "min_cutoff", "beta")},
+            "vs_one_euro": best and round(gru.jitter / best["jitter"] - 1.0, 3)}
 
 
 def stand_ins(model: GruStep, clips: list[Clip], refs: dict[str, list[Clip]], known: list[np.ndarray] | None) -> dict:
@@ -129,7 +114,18 @@ def stand_ins(model: GruStep, clips: list[Clip], refs: dict[str, list[Clip]], kn
     choices["both other trackers"] = both
     if known is not None:
         choices["known truth"] = mask([known[i] for i in keep])
-    return {name: verdict(model, xs, ts, present, own, m) for name, m in choices.items()}
+    def outputs(runner: Runner) -> list[np.ndarray]:
+        return [normalise(runner(ts[i], xs[i], present[i])) for i in range(len(xs))]
+
+    euro_runs: dict[OneEuroConfig, list[np.ndarray]] = {}  # each grid point run once, scored on every choice
+
+    def euro(c: OneEuroConfig) -> list[np.ndarray]:
+        if c not in euro_runs:
+            euro_runs[c] = outputs(one_euro_runner(c))
+        return euro_runs[c]
+
+    gru, raw = outputs(gru_runner(model)), outputs(identity_runner)
+    return {name: verdict(gru, raw, euro, own, ts, present, m) for name, m in choices.items()}
 
 
 def markdown(r: dict) -> str:
@@ -167,8 +163,8 @@ def main() -> int:
     model = load_gru(args.engines)
     pairs = moved.tracked(at("moved.npz"))
     known = [normalise(np.clip(known_truth(c.values, c.present, m), _LO, _HI)) for c, m in pairs]
-    r = {"moved": stand_ins(model, [c for c, _ in pairs], {k: moved_references(k, at(f"moved_{k}.npz"))
-                                                            for k in REFERENCES}, known),
+    refs = {k: [c for c, _ in moved.tracked(at(f"moved_{k}.npz"), tracker=make)] for k, make in REFERENCES.items()}
+    r = {"moved": stand_ins(model, [c for c, _ in pairs], refs, known),
          "videos": stand_ins(model, fixture_videos(FIXTURES, at("videos.npz")),
                              {k: video_references(k, at(f"videos_{k}.npz")) for k in REFERENCES}, None),
          "model_sha256": model.entry.sha256,

@@ -157,22 +157,34 @@ def _videos(fixtures: Path, names: tuple[str, ...]) -> list[Clip]:
     return clips
 
 
+def save_clips(path: Path, clips: list[Clip], **extra: np.ndarray) -> None:
+    """Tracked clips (and any `extra` arrays beside them) as one .npz, read back by `load_clips`."""
+    arrays = {f"values_{i}": c.values for i, c in enumerate(clips)} | {
+        f"present_{i}": c.present for i, c in enumerate(clips)}
+    np.savez_compressed(path, names=np.array([c.name for c in clips]), fps=np.array([c.fps for c in clips]),
+                        **arrays, **extra)
+
+
+def load_clips(path: Path) -> tuple[list[Clip], dict[str, np.ndarray]]:
+    """The clips `save_clips` wrote, and its extra arrays by name."""
+    with np.load(path) as z:
+        names = [str(n) for n in z["names"]]
+        clips = [Clip(z[f"values_{i}"], z[f"present_{i}"], float(z["fps"][i]), n) for i, n in enumerate(names)]
+        skip = {"names", "fps"} | {f"{k}_{i}" for k in ("values", "present") for i in range(len(names))}
+        return clips, {k: z[k] for k in z.files if k not in skip}
+
+
 def fixture_videos(fixtures: Path, cache: Path | None = None, names: tuple[str, ...] = VIDEOS) -> list[Clip]:
     """The fixture videos `names` tracked (unclamped values), read from / written to an .npz cache when given
     (a cache of other videos is tracked afresh and overwritten)."""
     if cache is not None and cache.is_file():
-        with np.load(cache) as z:
-            cached = tuple(str(n) for n in z["names"])
-            if cached == names:
-                return [Clip(z[f"values_{i}"], z[f"present_{i}"], float(z["fps"][i]), n)
-                        for i, n in enumerate(cached)]
-        log.info("%s holds other videos (%s); tracking afresh", cache, ", ".join(cached))
+        clips, _ = load_clips(cache)
+        if tuple(c.name for c in clips) == names:
+            return clips
+        log.info("%s holds other videos (%s); tracking afresh", cache, ", ".join(c.name for c in clips))
     clips = _videos(fixtures, names)
     if cache is not None:
-        arrays = {f"values_{i}": c.values for i, c in enumerate(clips)}
-        arrays.update({f"present_{i}": c.present for i, c in enumerate(clips)})
-        np.savez_compressed(cache, names=np.array([c.name for c in clips]), fps=np.array([c.fps for c in clips]),
-                            **arrays)
+        save_clips(cache, clips)
     return clips
 
 

@@ -91,12 +91,13 @@ def blink_ratios(y: np.ndarray, reference: np.ndarray, t: np.ndarray) -> list[fl
 
 def score(outputs: Sequence[np.ndarray], truths: Sequence[np.ndarray], times: Sequence[np.ndarray],
           present: Sequence[np.ndarray] | None = None,
-          blink_refs: Sequence[np.ndarray] | None = None) -> Scores:
-    """Pool the numbers over clips. `blink_refs` defaults to the truths (real videos pass the raw tracking)."""
+          blink_refs: Sequence[np.ndarray] | None = None, still: Sequence[np.ndarray] | None = None) -> Scores:
+    """Pool the numbers over clips. `blink_refs` defaults to the truths (real videos pass the raw tracking);
+    `still` (T, F) masks, where jitter is measured, default to where the truths are still (with a face)."""
     d2, err, lags, blinks = [], [], [], []
     for k, (y, c, t) in enumerate(zip(outputs, truths, times, strict=True)):
         p = np.ones(len(t), dtype=bool) if present is None else present[k]
-        d2.append(second_differences(y, still_mask(c, t) & p[:, None]))
+        d2.append(second_differences(y, still_mask(c, t) & p[:, None] if still is None else still[k]))
         err.append((y - c)[p].ravel())
         fps = (len(t) - 1) / max(t[-1] - t[0], 1e-6)
         for j in range(c.shape[1]):
