@@ -194,6 +194,19 @@ def test_blink_amplitude_kept_and_jitter_scores() -> None:
     assert noisy_s.rmse == pytest.approx(0.01, rel=0.1)
 
 
+def test_jitter_is_measured_where_the_given_still_masks_say() -> None:
+    t = np.arange(300) / 30.0
+    truth = np.zeros((300, N_FACE))
+    y = truth.copy()
+    y[150:, 0] = np.random.default_rng(8).normal(0, 0.01, 150)  # field 0 shakes in the second half only
+    first, second = np.zeros((300, N_FACE), bool), np.zeros((300, N_FACE), bool)
+    first[2:140], second[160:298] = True, True
+    assert score([y], [truth], [t], still=[first]).jitter == 0.0
+    shaky = score([y], [truth], [t], still=[second]).jitter
+    assert shaky == pytest.approx(0.01 * np.sqrt(6) / 4, rel=0.2)  # one field of sixteen shakes: RMS / 4
+    assert shaky == pytest.approx(score([y], [truth], [t]).jitter * np.sqrt(2), rel=0.2)  # the default: all frames
+
+
 def test_train_smoother_flags_default_to_the_shipped_settings_and_set_every_field() -> None:
     from avatar.cli import build_parser
     from avatar.smoothing.commands import train_config
